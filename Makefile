@@ -14,7 +14,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup demo test unit check format stack-up stack-down stack-status
+.PHONY: help setup demo test unit check format stack-up stack-down stack-status compose-client
 
 help:
 	@sed -n '2,6s/^# \{0,1\}//p' Makefile
@@ -59,7 +59,11 @@ format: setup
 
 # Unit tests only: no servers needed.
 unit: setup
-	$(BIN)/pytest -m "not (mosquitto or kafka or influxdb)"
+	$(BIN)/pytest -m "not (mosquitto or kafka or influxdb or compose)"
 
-test: setup check stack-up
-	CAREPULSE_REQUIRE_STACK=1 $(BIN)/pytest
+# The Docker Compose client (no engine) validates deploy/compose.yaml in the tests.
+compose-client:
+	@scripts/compose-client >/dev/null
+
+test: setup check stack-up compose-client
+	CAREPULSE_REQUIRE_STACK=1 CAREPULSE_COMPOSE="$$(scripts/compose-client)" $(BIN)/pytest
