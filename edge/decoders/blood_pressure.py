@@ -13,9 +13,9 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
-from edge.decoders.base import BitNames, JsonDict, check_range, truncated
+from edge.decoders.base import BitNames, JsonDict, check_range, fast_constructor, truncated
 from edge.decoders.date_time import DateTime, iso_or_none
 from edge.decoders.ieee11073 import SFLOAT_TABLE, encode_sfloat
 from edge.decoders.units import MMHG_PER_KPA, PressureUnit
@@ -65,6 +65,7 @@ def _kpa_to_mmhg(value: float | None) -> float | None:
     return None if value is None else value * MMHG_PER_KPA
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class BloodPressureMeasurement:
     """One blood-pressure reading; pressures in ``unit`` as sent, ``None`` for special values."""
@@ -84,7 +85,7 @@ class BloodPressureMeasurement:
     measurement_status: int | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> BloodPressureMeasurement:
         """Decode one indication; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 7:
@@ -115,7 +116,7 @@ class BloodPressureMeasurement:
             if size < offset + 2:
                 truncated(cls.NAME, "measurement_status", data, offset + 2, " (flags bit 4)")
             status = data[offset] | data[offset + 1] << 8
-        return cls(
+        return _new_BloodPressureMeasurement(
             SFLOAT_TABLE[systolic],
             SFLOAT_TABLE[diastolic],
             SFLOAT_TABLE[mean],
@@ -179,3 +180,6 @@ class BloodPressureMeasurement:
             "measurement_status": _STATUS_NAMES(status),
             "pulse_rate_range": None if status is None else _PULSE_RANGE[status >> 3 & 0x03],
         }
+
+
+_new_BloodPressureMeasurement = fast_constructor(BloodPressureMeasurement)

@@ -16,9 +16,9 @@ import enum
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
-from edge.decoders.base import JsonDict, check_range, invalid, truncated
+from edge.decoders.base import JsonDict, check_range, fast_constructor, invalid, truncated
 from edge.decoders.date_time import DateTime, iso_or_none
 from edge.decoders.units import KG_PER_LB, M_PER_IN, WeightUnit
 from edge.errors import DecodeError, EncodeError
@@ -82,6 +82,7 @@ def _to_kg(value: float | None, imperial: bool) -> float | None:
     return value * KG_PER_LB if imperial and value is not None else value
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class BodyCompositionMeasurement:
     """One body-composition reading (or one packet of a multiple-packet one).
@@ -110,7 +111,7 @@ class BodyCompositionMeasurement:
     multiple_packet: bool = False
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> BodyCompositionMeasurement:
         """Decode one indication; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 4:
@@ -142,7 +143,7 @@ class BodyCompositionMeasurement:
             else:
                 values.append(None)
         basal, muscle_pct, muscle, fat_free, soft_lean, water, impedance, weight, height = values
-        return cls(
+        return _new_BodyCompositionMeasurement(
             None if fat_raw == UNSUCCESSFUL else fat_raw / 10,
             _LB if imperial else WeightUnit.KG,
             timestamp,
@@ -217,6 +218,8 @@ class BodyCompositionMeasurement:
             "multiple_packet": self.multiple_packet,
         }
 
+
+_new_BodyCompositionMeasurement = fast_constructor(BodyCompositionMeasurement)
 
 _MERGED_FIELDS: Final = tuple(
     f.name for f in fields(BodyCompositionMeasurement) if f.name not in ("unit", "multiple_packet")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, Self, final
 
-from edge.decoders.base import BitNames, JsonDict, check_range, invalid, truncated
+from edge.decoders.base import BitNames, JsonDict, check_range, fast_constructor, invalid, truncated
 from edge.decoders.date_time import DateTime
 
 _DAYS: Final = (None, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -33,6 +33,7 @@ class AdjustReason(enum.IntFlag):
 ADJUST_REASON_NAMES: Final = BitNames(AdjustReason, 8)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class CurrentTime:
     """A device clock reading (or the value the gateway writes)."""
@@ -46,7 +47,7 @@ class CurrentTime:
     adjust_reason: int = 0
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> CurrentTime:
         """Decode the 10-byte value; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 10:
@@ -56,7 +57,7 @@ class CurrentTime:
                 else ("day_of_week", "fractions256", "adjust_reason")[size - 7]
             )
             truncated(cls.NAME, field, data, 10)
-        return cls(DateTime.unpack_from(data, 0), data[7], data[8], data[9])
+        return _new_CurrentTime(DateTime.unpack_from(data, 0), data[7], data[8], data[9])
 
     @classmethod
     def from_datetime(cls, moment: datetime, adjust_reason: int = 0) -> Self:
@@ -90,6 +91,10 @@ class CurrentTime:
         }
 
 
+_new_CurrentTime = fast_constructor(CurrentTime)
+
+
+@final
 @dataclass(frozen=True, slots=True)
 class BatteryLevel:
     """Battery charge in percent."""
@@ -100,14 +105,14 @@ class BatteryLevel:
     level: int
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> BatteryLevel:
         """Decode the one-byte level; values above 100 are rejected."""
         if not data:
             truncated(cls.NAME, "level", data, 1)
         level = data[0]
         if level > 100:
             invalid(cls.NAME, "level", data, f"{level} % is above 100 %")
-        return cls(level)
+        return _new_BatteryLevel(level)
 
     def __bytes__(self) -> bytes:
         return bytes((check_range(self.NAME, "level", self.level, 0, 100),))
@@ -115,3 +120,6 @@ class BatteryLevel:
     def as_dict(self) -> JsonDict:
         """``battery_level_percent``."""
         return {"battery_level_percent": self.level}
+
+
+_new_BatteryLevel = fast_constructor(BatteryLevel)

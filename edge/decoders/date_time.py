@@ -11,15 +11,16 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, Self, final
 
-from edge.decoders.base import JsonDict, fits, truncated
+from edge.decoders.base import JsonDict, fast_constructor, fits, truncated
 
 _LAYOUT: Final = struct.Struct("<HBBBBB")
 _DAYS: Final = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_ISO: Final = "%04d-%02d-%02dT%02d:%02d:%02d"
+_2D: Final = tuple(f"{n:02d}" for n in range(60))
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class DateTime:
     """A device clock reading as sent (no time zone)."""
@@ -35,16 +36,16 @@ class DateTime:
     seconds: int = 0
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> DateTime:
         """Decode the 7 bytes of a Date Time."""
         if len(data) < 7:
             truncated(cls.NAME, "year", data, 7)
-        return cls(*_LAYOUT.unpack_from(data))
+        return _new_DateTime(*_LAYOUT.unpack_from(data))
 
     @classmethod
-    def unpack_from(cls, data: bytes, offset: int) -> Self:
+    def unpack_from(cls, data: bytes, offset: int) -> DateTime:
         """Decode the Date Time at ``offset``; the caller has checked the length."""
-        return cls(*_LAYOUT.unpack_from(data, offset))
+        return _new_DateTime(*_LAYOUT.unpack_from(data, offset))
 
     @classmethod
     def from_datetime(cls, moment: datetime) -> Self:
@@ -69,11 +70,12 @@ class DateTime:
     def known(self) -> bool:
         """Whether this is a real calendar time (not "unknown", not out of range)."""
         month = self.month
+        day = self.day
         return (
             1582 <= self.year <= 9999
-            and 1 <= month <= 12
-            and 1 <= self.day <= _DAYS[month]
-            and (self.day < 29 or month != 2 or _leap(self.year))
+            and 0 < month < 13
+            and 0 < day <= _DAYS[month]
+            and (day != 29 or month != 2 or _leap(self.year))
             and self.hours < 24
             and self.minutes < 60
             and self.seconds < 60
@@ -81,9 +83,25 @@ class DateTime:
 
     def isoformat(self) -> str | None:
         """``YYYY-MM-DDTHH:MM:SS`` as sent, or ``None`` when unknown or not a calendar time."""
-        if not self.known:
+        year = self.year
+        month = self.month
+        day = self.day
+        hours = self.hours
+        minutes = self.minutes
+        seconds = self.seconds
+        if (
+            year < 1582
+            or year > 9999
+            or not 0 < month < 13
+            or not 0 < day <= _DAYS[month]
+            or hours > 23
+            or minutes > 59
+            or seconds > 59
+            or (day == 29 and month == 2 and not _leap(year))
+        ):
             return None
-        return _ISO % (self.year, self.month, self.day, self.hours, self.minutes, self.seconds)
+        # Two-digit fields from a table: several times faster than %-formatting.
+        return f"{year}-{_2D[month]}-{_2D[day]}T{_2D[hours]}:{_2D[minutes]}:{_2D[seconds]}"
 
     def to_datetime(self) -> datetime | None:
         """A naive ``datetime`` (device local time), or ``None`` when unknown."""
@@ -95,6 +113,9 @@ class DateTime:
     def as_dict(self) -> JsonDict:
         """``{"timestamp": ISO or None}``."""
         return {"timestamp": self.isoformat()}
+
+
+_new_DateTime = fast_constructor(DateTime)
 
 
 def _leap(year: int) -> bool:

@@ -19,7 +19,7 @@ import enum
 import struct
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
 from edge.decoders.base import (
     BitNames,
@@ -27,6 +27,7 @@ from edge.decoders.base import (
     OpenIntEnum,
     check_range,
     code_labels,
+    fast_constructor,
     label_of,
     truncated,
 )
@@ -34,7 +35,6 @@ from edge.decoders.date_time import DateTime
 from edge.decoders.ieee11073 import SFLOAT_TABLE, encode_sfloat
 from edge.decoders.units import GLUCOSE_G_PER_MOL, ConcentrationUnit
 
-_HEAD: Final = struct.Struct("<BHHBBBBB")
 _S16: Final = struct.Struct("<h")
 _U16: Final = struct.Struct("<H")
 _MOL: Final = ConcentrationUnit.MOL_PER_L
@@ -99,6 +99,7 @@ _LOCATION_LABELS: Final = code_labels(SampleLocation)
 SENSOR_STATUS_NAMES: Final = BitNames(GlucoseSensorStatus, 16)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class GlucoseMeasurement:
     """One stored glucose record (sent in answer to a RACP request)."""
@@ -118,13 +119,14 @@ class GlucoseMeasurement:
     context_follows: bool = False
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> GlucoseMeasurement:
         """Decode one notification; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 10:
             field = "flags" if size == 0 else "sequence_number" if size < 3 else "base_time"
             truncated(cls.NAME, field, data, 10)
-        flags, sequence, year, month, day, hours, minutes, seconds = _HEAD.unpack_from(data)
+        flags = data[0]
+        sequence = data[1] | data[2] << 8
         offset = 10
         time_offset = None
         if flags & 0x01:
@@ -148,9 +150,9 @@ class GlucoseMeasurement:
             if size < offset + 2:
                 truncated(cls.NAME, "sensor_status", data, offset + 2, " (flags bit 3)")
             status = data[offset] | data[offset + 1] << 8
-        return cls(
+        return _new_GlucoseMeasurement(
             sequence,
-            DateTime(year, month, day, hours, minutes, seconds),
+            DateTime.unpack_from(data, 3),
             time_offset,
             concentration,
             _MOL if flags & 0x04 else ConcentrationUnit.KG_PER_L,
@@ -190,11 +192,11 @@ class GlucoseMeasurement:
     @property
     def timestamp(self) -> str | None:
         """Base time plus time offset, ISO 8601 (``None`` when the base time is unknown)."""
+        if not self.time_offset:
+            return self.base_time.isoformat()
         base = self.base_time.to_datetime()
         if base is None:
             return None
-        if not self.time_offset:
-            return base.isoformat()
         try:
             return (base + timedelta(minutes=self.time_offset)).isoformat()
         except OverflowError:
@@ -210,10 +212,11 @@ class GlucoseMeasurement:
 
     def as_dict(self) -> JsonDict:
         """Sequence number, offset-applied timestamp, concentration as sent and in mmol/L."""
+        base_time = self.base_time.isoformat()
         return {
             "sequence_number": self.sequence_number,
-            "timestamp": self.timestamp,
-            "base_time": self.base_time.isoformat(),
+            "timestamp": self.timestamp if self.time_offset else base_time,
+            "base_time": base_time,
             "time_offset_min": self.time_offset,
             "concentration": self.concentration,
             "concentration_unit": self.unit,
@@ -223,6 +226,9 @@ class GlucoseMeasurement:
             "sensor_status": SENSOR_STATUS_NAMES(self.sensor_status),
             "context_follows": self.context_follows,
         }
+
+
+_new_GlucoseMeasurement = fast_constructor(GlucoseMeasurement)
 
 
 class GlucoseContextFlags(enum.IntFlag):
@@ -297,6 +303,7 @@ _HEALTH_LABELS: Final = code_labels(Health)
 _MEDICATION_LABELS: Final = code_labels(MedicationId)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class GlucoseMeasurementContext:
     """Context of the glucose record with the same sequence number."""
@@ -320,7 +327,7 @@ class GlucoseMeasurementContext:
     hba1c: float | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> GlucoseMeasurementContext:
         """Decode one notification; a bad payload raises ``DecodeError``."""
         name = cls.NAME
         size = len(data)
@@ -379,7 +386,7 @@ class GlucoseMeasurementContext:
             if size < offset + 2:
                 truncated(name, "hba1c", data, offset + 2, " (flags bit 6)")
             hba1c = SFLOAT_TABLE[data[offset] | data[offset + 1] << 8]
-        return cls(
+        return _new_GlucoseMeasurementContext(
             sequence,
             extended,
             carb_id,
@@ -455,3 +462,6 @@ class GlucoseMeasurementContext:
             "medication_l": medication if liters else None,
             "hba1c_percent": self.hba1c,
         }
+
+
+_new_GlucoseMeasurementContext = fast_constructor(GlucoseMeasurementContext)

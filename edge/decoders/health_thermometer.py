@@ -11,9 +11,17 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
-from edge.decoders.base import JsonDict, OpenIntEnum, check_range, code_labels, label_of, truncated
+from edge.decoders.base import (
+    JsonDict,
+    OpenIntEnum,
+    check_range,
+    code_labels,
+    fast_constructor,
+    label_of,
+    truncated,
+)
 from edge.decoders.date_time import DateTime, iso_or_none
 from edge.decoders.ieee11073 import decode_float, encode_float
 from edge.decoders.units import TemperatureUnit
@@ -47,6 +55,7 @@ class TemperatureType(OpenIntEnum):
 _TYPE_LABELS: Final = code_labels(TemperatureType)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class TemperatureMeasurement:
     """One body-temperature reading; ``temperature`` in ``unit`` as sent."""
@@ -61,7 +70,7 @@ class TemperatureMeasurement:
     temperature_type: int | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> TemperatureMeasurement:
         """Decode one indication; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 5:
@@ -79,7 +88,7 @@ class TemperatureMeasurement:
             if size < offset + 1:
                 truncated(cls.NAME, "temperature_type", data, offset + 1, " (flags bit 2)")
             kind = data[offset]
-        return cls(
+        return _new_TemperatureMeasurement(
             decode_float(raw),
             _F if flags & 0x01 else TemperatureUnit.CELSIUS,
             timestamp,
@@ -114,3 +123,6 @@ class TemperatureMeasurement:
             "timestamp": iso_or_none(self.timestamp),
             "temperature_type": label_of(_TYPE_LABELS, self.temperature_type),
         }
+
+
+_new_TemperatureMeasurement = fast_constructor(TemperatureMeasurement)

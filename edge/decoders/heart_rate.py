@@ -12,9 +12,9 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
-from edge.decoders.base import JsonDict, check_range, invalid, truncated
+from edge.decoders.base import JsonDict, check_range, fast_constructor, invalid, truncated
 from edge.errors import EncodeError
 
 _U16: Final = struct.Struct("<H")
@@ -30,6 +30,7 @@ class HeartRateFlags(enum.IntFlag):
     RR_INTERVAL_PRESENT = 0x10
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HeartRateMeasurement:
     """One heart-rate notification.
@@ -48,7 +49,7 @@ class HeartRateMeasurement:
     rr_intervals: tuple[float, ...] = ()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> HeartRateMeasurement:
         """Decode one notification; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 2:
@@ -82,7 +83,7 @@ class HeartRateMeasurement:
                     f"RR intervals are 2 bytes each but {rest} bytes remain",
                 )
             rr = tuple(raw / 1024 for (raw,) in _U16.iter_unpack(data[offset:]))
-        return cls(heart_rate, contact, energy, rr)
+        return _new_HeartRateMeasurement(heart_rate, contact, energy, rr)
 
     def __bytes__(self) -> bytes:
         name = self.NAME
@@ -116,3 +117,6 @@ class HeartRateMeasurement:
             "energy_expended_kj": self.energy_expended,
             "rr_intervals_s": list(self.rr_intervals),
         }
+
+
+_new_HeartRateMeasurement = fast_constructor(HeartRateMeasurement)

@@ -17,9 +17,9 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
-from edge.decoders.base import BitNames, JsonDict, check_range, truncated
+from edge.decoders.base import BitNames, JsonDict, check_range, fast_constructor, truncated
 from edge.decoders.date_time import DateTime, iso_or_none
 from edge.decoders.ieee11073 import SFLOAT_TABLE, encode_sfloat
 
@@ -113,6 +113,7 @@ def _status_tail(
     return bits, bytes(out)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class PLXSpotCheckMeasurement:
     """One spot-check SpO2 reading."""
@@ -130,7 +131,7 @@ class PLXSpotCheckMeasurement:
     device_clock_not_set: bool = False
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> PLXSpotCheckMeasurement:
         """Decode one indication; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 5:
@@ -161,7 +162,7 @@ class PLXSpotCheckMeasurement:
             if size < offset + 2:
                 truncated(cls.NAME, "pulse_amplitude_index", data, offset + 2, " (flags bit 3)")
             pai = SFLOAT_TABLE[data[offset] | data[offset + 1] << 8]
-        return cls(
+        return _new_PLXSpotCheckMeasurement(
             SFLOAT_TABLE[spo2],
             SFLOAT_TABLE[pulse],
             timestamp,
@@ -202,6 +203,10 @@ class PLXSpotCheckMeasurement:
         }
 
 
+_new_PLXSpotCheckMeasurement = fast_constructor(PLXSpotCheckMeasurement)
+
+
+@final
 @dataclass(frozen=True, slots=True)
 class PLXContinuousMeasurement:
     """One continuous SpO2 sample (normal, and optionally fast and slow averages)."""
@@ -224,7 +229,7 @@ class PLXContinuousMeasurement:
     slow_present: bool = False
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> PLXContinuousMeasurement:
         """Decode one notification; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 5:
@@ -266,7 +271,7 @@ class PLXContinuousMeasurement:
             if size < offset + 2:
                 truncated(cls.NAME, "pulse_amplitude_index", data, offset + 2, " (flags bit 4)")
             pai = SFLOAT_TABLE[data[offset] | data[offset + 1] << 8]
-        return cls(
+        return _new_PLXContinuousMeasurement(
             SFLOAT_TABLE[spo2],
             SFLOAT_TABLE[pulse],
             spo2_fast,
@@ -314,3 +319,6 @@ class PLXContinuousMeasurement:
             ),
             "pulse_amplitude_index_percent": self.pulse_amplitude_index,
         }
+
+
+_new_PLXContinuousMeasurement = fast_constructor(PLXContinuousMeasurement)

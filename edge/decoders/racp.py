@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, Self, final
 
 from edge.decoders.base import (
     JsonDict,
     OpenIntEnum,
     check_range,
     code_labels,
+    fast_constructor,
     invalid,
     label_of,
     truncated,
@@ -95,6 +96,7 @@ _ONE_VALUE: Final = frozenset({2, 3})
 FilterValue = int | DateTime
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class RecordAccessControlPoint:
     """One RACP request or response.
@@ -185,7 +187,8 @@ class RecordAccessControlPoint:
                 invalid(
                     name, "number_of_records", data, f"expected a u16 count, got {len(rest)} bytes"
                 )
-            return cls(op_code, operator, number_of_records=rest[0] | rest[1] << 8)
+            count = rest[0] | rest[1] << 8
+            return _new_RACP(op_code, operator, None, None, None, count, None, None, b"")
         if op_code == RACPOpCode.RESPONSE_CODE:
             if len(rest) < 2:
                 truncated(name, "request_op_code" if not rest else "response_code", data, 4)
@@ -193,7 +196,7 @@ class RecordAccessControlPoint:
                 invalid(
                     name, "operand", data, f"a response code has 2 operand bytes, got {len(rest)}"
                 )
-            return cls(op_code, operator, request_op_code=rest[0], response_code=rest[1])
+            return _new_RACP(op_code, operator, None, None, None, None, rest[0], rest[1], b"")
         if op_code == RACPOpCode.ABORT_OPERATION:
             if rest:
                 invalid(name, "operand", data, "Abort Operation takes no operand")
@@ -277,6 +280,9 @@ class RecordAccessControlPoint:
             "response_code": label_of(_RESPONSE_LABELS, self.response_code),
             "operand": self.operand.hex() if self.operand else None,
         }
+
+
+_new_RACP = fast_constructor(RecordAccessControlPoint)
 
 
 def _filter_value(rest: bytes, offset: int, width: int) -> FilterValue:

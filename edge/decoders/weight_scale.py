@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, replace
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, Self, final
 
-from edge.decoders.base import JsonDict, check_range, truncated
+from edge.decoders.base import JsonDict, check_range, fast_constructor, truncated
 from edge.decoders.date_time import DateTime, iso_or_none
 from edge.decoders.units import KG_PER_LB, M_PER_IN, WeightUnit
 from edge.errors import EncodeError
@@ -63,6 +63,7 @@ def _length_raw(value: float, imperial: bool) -> int:
     return round(value * 10) if imperial else round(value * 1000)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class WeightScaleFeature:
     """What a weight scale supports, read once per connection."""
@@ -77,12 +78,12 @@ class WeightScaleFeature:
     height_resolution: int = 0
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> WeightScaleFeature:
         """Decode the 4-byte feature value."""
         if len(data) < 4:
             truncated(cls.NAME, "flags", data, 4)
         (raw,) = _U32.unpack_from(data)
-        return cls(
+        return _new_WeightScaleFeature(
             bool(raw & 0x01), bool(raw & 0x02), bool(raw & 0x04), raw >> 3 & 0x0F, raw >> 7 & 0x07
         )
 
@@ -122,6 +123,10 @@ class WeightScaleFeature:
         }
 
 
+_new_WeightScaleFeature = fast_constructor(WeightScaleFeature)
+
+
+@final
 @dataclass(frozen=True, slots=True)
 class WeightMeasurement:
     """One weight reading; ``weight``/``height`` in the unit system as sent."""
@@ -139,7 +144,9 @@ class WeightMeasurement:
     feature: WeightScaleFeature | None = None
 
     @classmethod
-    def from_bytes(cls, data: bytes, feature: WeightScaleFeature | None = None) -> Self:
+    def from_bytes(
+        cls, data: bytes, feature: WeightScaleFeature | None = None
+    ) -> WeightMeasurement:
         """Decode one indication; a bad payload raises ``DecodeError``."""
         size = len(data)
         if size < 3:
@@ -168,7 +175,7 @@ class WeightMeasurement:
             bmi_raw, height_raw = _BMI_HEIGHT.unpack_from(data, offset)
             bmi = bmi_raw / 10
             height = _length(height_raw, imperial)
-        return cls(
+        return _new_WeightMeasurement(
             None if raw == UNSUCCESSFUL else _mass(raw, imperial),
             _LB if imperial else WeightUnit.KG,
             timestamp,
@@ -227,6 +234,9 @@ class WeightMeasurement:
             "weight_resolution_kg": None if feature is None else _kg_step(feature),
             "height_resolution_m": None if feature is None else _m_step(feature),
         }
+
+
+_new_WeightMeasurement = fast_constructor(WeightMeasurement)
 
 
 def _kg_step(feature: WeightScaleFeature) -> float | None:

@@ -25,15 +25,15 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final, final
 
-from edge.decoders.base import JsonDict, check_range, invalid, truncated
+from edge.decoders.base import JsonDict, check_range, fast_constructor, invalid, truncated
 from edge.decoders.date_time import DateTime
 from edge.decoders.units import KG_PER_JIN, KG_PER_LB, WeightUnit
 from edge.errors import EncodeError
 
-_V1: Final = struct.Struct("<BHHBBBBB")
-_V2: Final = struct.Struct("<HHBBBBBHH")
+_V1: Final = struct.Struct("<BH")
+_V2: Final = struct.Struct("<HH")
 _KG: Final = WeightUnit.KG
 _LB: Final = WeightUnit.LB
 _JIN: Final = WeightUnit.JIN
@@ -70,6 +70,7 @@ def _weight_raw(name: str, weight: float, unit: WeightUnit) -> int:
     return check_range(name, "weight", round(weight * _DIVISOR[unit]), 0, 0xFFFF)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class MiScale:
     """One Mi Smart Scale v1 advert. ``control`` keeps every bit as sent."""
@@ -82,7 +83,7 @@ class MiScale:
     timestamp: DateTime
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> MiScale:
         """Decode the 10 service-data bytes; another length raises ``DecodeError``."""
         if len(data) != 10:
             if len(data) < 10:
@@ -95,11 +96,9 @@ class MiScale:
             invalid(
                 cls.NAME, "payload", data, f"a Mi Scale v1 advert has 10 bytes, got {len(data)}"
             )
-        control, raw, year, month, day, hours, minutes, seconds = _V1.unpack(data)
+        control, raw = _V1.unpack_from(data)
         unit = _unit(bool(control & 0x01), bool(control & 0x10))
-        return cls(
-            control, raw / _DIVISOR[unit], DateTime(year, month, day, hours, minutes, seconds)
-        )
+        return _new_MiScale(control, raw / _DIVISOR[unit], DateTime.unpack_from(data, 3))
 
     @property
     def unit(self) -> WeightUnit:
@@ -128,6 +127,10 @@ class MiScale:
         }
 
 
+_new_MiScale = fast_constructor(MiScale)
+
+
+@final
 @dataclass(frozen=True, slots=True)
 class MiBodyScale:
     """One Mi Body Composition Scale v2 advert. ``control`` keeps every bit as sent."""
@@ -141,7 +144,7 @@ class MiBodyScale:
     impedance: int = 0
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> MiBodyScale:
         """Decode the 13 service-data bytes; another length raises ``DecodeError``."""
         size = len(data)
         if size != 13:
@@ -162,12 +165,13 @@ class MiBodyScale:
                 data,
                 f"a Mi Body Composition Scale advert has 13 bytes, got {size}",
             )
-        control, year, month, day, hours, minutes, seconds, impedance, raw = _V2.unpack(data)
+        control = data[0] | data[1] << 8
+        impedance, raw = _V2.unpack_from(data, 9)
         unit = _unit(bool(control & 0x0001), bool(control & 0x4000))
-        return cls(
+        return _new_MiBodyScale(
             control,
             raw / _DIVISOR[unit],
-            DateTime(year, month, day, hours, minutes, seconds),
+            DateTime.unpack_from(data, 2),
             impedance,
         )
 
@@ -202,6 +206,8 @@ class MiBodyScale:
         }
 
 
+_new_MiBodyScale = fast_constructor(MiBodyScale)
+
 _BAND_SIZE: Final = 26
 _BAND_HR: Final = 5
 #: Bytes 2-4 and 6-19 of the band frame as seen in Theengs' test vector (not decoded).
@@ -209,6 +215,7 @@ _BAND_MIDDLE: Final = bytes.fromhex("020201")
 _BAND_TAIL: Final = bytes.fromhex("ff" * 13 + "02")
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class MiBandHeartRate:
     """A Xiaomi/Amazfit band heart-rate broadcast (manufacturer data, company 0x0157).
@@ -226,7 +233,7 @@ class MiBandHeartRate:
     tail: bytes = _BAND_TAIL
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
+    def from_bytes(cls, data: bytes) -> MiBandHeartRate:
         """Decode the 26 manufacturer-data bytes, company id (``57 01``) included."""
         size = len(data)
         if size < 2 or data[0] | data[1] << 8 != XIAOMI_COMPANY_ID:
@@ -251,10 +258,12 @@ class MiBandHeartRate:
             )
         raw = data[_BAND_HR]
         mac = ":".join(f"{byte:02X}" for byte in data[20:26])
-        return cls(None if raw >= 0xF0 else raw, mac, bytes(data[2:5]), bytes(data[6:20]))
+        return _new_MiBandHeartRate(
+            None if raw >= 0xF0 else raw, mac, bytes(data[2:5]), bytes(data[6:20])
+        )
 
     @classmethod
-    def from_manufacturer_data(cls, company_id: int, data: bytes) -> Self:
+    def from_manufacturer_data(cls, company_id: int, data: bytes) -> MiBandHeartRate:
         """Decode bleak's form: ``AdvertisementData.manufacturer_data[company_id]``."""
         return cls.from_bytes(company_id.to_bytes(2, "little") + data)
 
@@ -286,3 +295,6 @@ class MiBandHeartRate:
     def as_dict(self) -> JsonDict:
         """``heart_rate_bpm`` (``None`` when the band has no value) and the band's ``mac``."""
         return {"heart_rate_bpm": self.heart_rate, "mac": self.mac}
+
+
+_new_MiBandHeartRate = fast_constructor(MiBandHeartRate)
