@@ -128,7 +128,7 @@ class BloodPressureMeasurement:
         )
 
     def __bytes__(self) -> bytes:
-        flags = 0x01 if self.unit is _KPA else 0
+        flags = 0x01 if self.unit == _KPA else 0
         tail = bytearray()
         if self.timestamp is not None:
             flags |= 0x02
@@ -163,7 +163,7 @@ class BloodPressureMeasurement:
         systolic = self.systolic
         diastolic = self.diastolic
         mean = self.mean_arterial_pressure
-        kpa = self.unit is _KPA
+        kpa = self.unit == _KPA
         status = self.measurement_status
         user = self.user_id
         return {

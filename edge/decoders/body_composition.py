@@ -165,7 +165,7 @@ class BodyCompositionMeasurement:
         if self.unit not in (WeightUnit.KG, WeightUnit.LB):
             reason = f"unit {self.unit!r} has no Body Composition encoding (kg or lb)"
             raise EncodeError(name, "unit", reason)
-        imperial = self.unit is _LB
+        imperial = self.unit == _LB
         flags = 0x0001 if imperial else 0
         if self.multiple_packet:
             flags |= 0x1000
@@ -191,7 +191,7 @@ class BodyCompositionMeasurement:
 
     def as_dict(self) -> JsonDict:
         """Composition as sent plus ``_kg``/``_m`` conversions (names per DESIGN.md)."""
-        imperial = self.unit is _LB
+        imperial = self.unit == _LB
         user = self.user_id
         return {
             "unit": self.unit,
@@ -243,7 +243,7 @@ def merge_body_composition(
     unit = parts[0].unit
     merged: dict[str, object] = {}
     for part in parts:
-        if part.unit is not unit:
+        if part.unit != unit:
             invalid(name, "flags", payload, "the packets use different unit systems (flags bit 0)")
         for field in _MERGED_FIELDS:
             value = getattr(part, field)

@@ -164,7 +164,7 @@ class GlucoseMeasurement:
 
     def __bytes__(self) -> bytes:
         name = self.NAME
-        flags = 0x04 if self.unit is _MOL else 0
+        flags = 0x04 if self.unit == _MOL else 0
         if self.context_follows:
             flags |= 0x10
         out = bytearray(
@@ -208,7 +208,7 @@ class GlucoseMeasurement:
         value = self.concentration
         if value is None:
             return None
-        return value * 1000 if self.unit is _MOL else value * _MMOL_PER_KG
+        return value * 1000 if self.unit == _MOL else value * _MMOL_PER_KG
 
     def as_dict(self) -> JsonDict:
         """Sequence number, offset-applied timestamp, concentration as sent and in mmol/L."""

@@ -96,7 +96,7 @@ class TemperatureMeasurement:
         )
 
     def __bytes__(self) -> bytes:
-        flags = 0x01 if self.unit is _F else 0
+        flags = 0x01 if self.unit == _F else 0
         tail = bytearray()
         if self.timestamp is not None:
             flags |= 0x02
@@ -115,7 +115,7 @@ class TemperatureMeasurement:
     def as_dict(self) -> JsonDict:
         """Temperature as sent and in Celsius, timestamp, type label."""
         value = self.temperature
-        fahrenheit = self.unit is _F
+        fahrenheit = self.unit == _F
         return {
             "unit": self.unit,
             "temperature": value,

@@ -40,10 +40,13 @@ _FLOAT_SPECIAL: Final = frozenset(
     {FLOAT_NAN, FLOAT_NRES, FLOAT_POSITIVE_INFINITY, FLOAT_NEGATIVE_INFINITY, FLOAT_RESERVED}
 )
 
-# Largest mantissa magnitude the encoder uses: the special words sit at +/-2046..2048
-# (SFLOAT) and +/-(2**23 - 2)..2**23 (FLOAT), so the encoder never comes near them.
-_SFLOAT_MAX_MANTISSA: Final = 2045
-_FLOAT_MAX_MANTISSA: Final = 2**23 - 3
+# Mantissa ranges the encoder uses. With exponent 0 the special words sit at
+# -2048..-2046 and 2046..2047 (SFLOAT), so exponent 0 keeps clear of them; every other
+# exponent has the whole two's-complement range.
+_SFLOAT_EXP0: Final = (-2045, 2045)
+_SFLOAT_RANGE: Final = (-2048, 2047)
+_FLOAT_EXP0: Final = (-(2**23) + 3, 2**23 - 3)
+_FLOAT_RANGE: Final = (-(2**23), 2**23 - 1)
 
 #: Exact integer powers of ten: int / int true division is correctly rounded.
 _POW10: Final[tuple[int, ...]] = tuple(10**k for k in range(129))
@@ -88,18 +91,24 @@ def decode_float(raw: int) -> float | None:
 
 
 def _split(
-    value: float, max_mantissa: int, min_exponent: int, max_exponent: int, what: str
+    value: float,
+    exp0: tuple[int, int],
+    full: tuple[int, int],
+    min_exponent: int,
+    max_exponent: int,
+    what: str,
 ) -> tuple[int, int]:
     """``(mantissa, exponent)`` of the canonical encoding of a finite ``value``."""
     if value == 0:
         return 0, 0
-    if value.is_integer() and abs(value) <= max_mantissa:
+    low, high = full
+    if value.is_integer() and exp0[0] <= value <= exp0[1]:
         return int(value), 0
-    if abs(value) < max_mantissa:
+    if exp0[0] < value < exp0[1]:
         best: tuple[int, int] | None = None
         for k in range(1, -min_exponent + 1):
             mantissa = round(value * _POW10[k])
-            if abs(mantissa) > max_mantissa:
+            if not low <= mantissa <= high:
                 break
             best = (mantissa, -k)
             if mantissa / _POW10[k] == value:
@@ -108,7 +117,10 @@ def _split(
             return best if best[0] else (0, 0)
     for exponent in range(max_exponent + 1):
         mantissa = round(value / _POW10[exponent])
-        if abs(mantissa) <= max_mantissa:
+        if exponent == 0:
+            if exp0[0] <= mantissa <= exp0[1]:
+                return mantissa, 0
+        elif low <= mantissa <= high:
             return mantissa, exponent
     reason = f"{value!r} is too large for an IEEE-11073 {what}"
     raise EncodeError(what, "value", reason)
@@ -120,7 +132,7 @@ def encode_sfloat(value: float | None) -> int:
         return SFLOAT_NAN
     if math.isinf(value):
         return SFLOAT_POSITIVE_INFINITY if value > 0 else SFLOAT_NEGATIVE_INFINITY
-    mantissa, exponent = _split(float(value), _SFLOAT_MAX_MANTISSA, -8, 7, "SFLOAT")
+    mantissa, exponent = _split(float(value), _SFLOAT_EXP0, _SFLOAT_RANGE, -8, 7, "SFLOAT")
     return (exponent & 0x0F) << 12 | (mantissa & 0x0FFF)
 
 
@@ -130,5 +142,5 @@ def encode_float(value: float | None) -> int:
         return FLOAT_NAN
     if math.isinf(value):
         return FLOAT_POSITIVE_INFINITY if value > 0 else FLOAT_NEGATIVE_INFINITY
-    mantissa, exponent = _split(float(value), _FLOAT_MAX_MANTISSA, -128, 127, "FLOAT")
+    mantissa, exponent = _split(float(value), _FLOAT_EXP0, _FLOAT_RANGE, -128, 127, "FLOAT")
     return (exponent & 0xFF) << 24 | (mantissa & 0x00FFFFFF)

@@ -101,12 +101,12 @@ class WeightScaleFeature:
     def weight_step(self, unit: WeightUnit) -> float | None:
         """The scale's weight precision in ``unit`` (``None``: not specified)."""
         pair = WEIGHT_RESOLUTIONS.get(self.weight_resolution)
-        return None if pair is None else pair[1 if unit is _LB else 0]
+        return None if pair is None else pair[1 if unit == _LB else 0]
 
     def height_step(self, unit: WeightUnit) -> float | None:
         """The height precision in m (SI) or in (imperial); ``None``: not specified."""
         pair = HEIGHT_RESOLUTIONS.get(self.height_resolution)
-        return None if pair is None else pair[1 if unit is _LB else 0]
+        return None if pair is None else pair[1 if unit == _LB else 0]
 
     def as_dict(self) -> JsonDict:
         """Supported features and resolutions in both unit systems."""
@@ -191,7 +191,7 @@ class WeightMeasurement:
 
     def __bytes__(self) -> bytes:
         name = self.NAME
-        imperial = self.unit is _LB
+        imperial = self.unit == _LB
         if self.unit not in (WeightUnit.KG, WeightUnit.LB):
             reason = f"unit {self.unit!r} has no Weight Measurement encoding (kg or lb)"
             raise EncodeError(name, "unit", reason)
@@ -217,7 +217,7 @@ class WeightMeasurement:
 
     def as_dict(self) -> JsonDict:
         """Weight and height as sent and in kg / m, timestamp, user, BMI, precision."""
-        imperial = self.unit is _LB
+        imperial = self.unit == _LB
         weight = self.weight
         height = self.height
         feature = self.feature
