@@ -1,4 +1,4 @@
-"""Names of the pipeline's Kafka topics (scripts/stack creates the same four)."""
+"""Names of the pipeline's Kafka topics (scripts/stack creates the same five)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class Topics:
     rejected: str
     metrics: str
     alerts: str
+    #: gateway and device heartbeats (last seen, battery, outbox depth), keyed by station
+    heartbeats: str
 
     @classmethod
     def with_prefix(cls, prefix: str = "") -> Topics:
@@ -22,8 +24,9 @@ class Topics:
             rejected=f"{prefix}readings.rejected",
             metrics=f"{prefix}metrics",
             alerts=f"{prefix}alerts",
+            heartbeats=f"{prefix}heartbeats",
         )
 
     def all(self) -> tuple[str, ...]:
         """Every topic, in the order the stack script creates them."""
-        return (self.readings, self.rejected, self.metrics, self.alerts)
+        return (self.readings, self.rejected, self.metrics, self.alerts, self.heartbeats)

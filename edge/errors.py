@@ -8,8 +8,10 @@ data as attributes, so nobody has to parse a message::
     └── EdgeError
         ├── DecodeError(EdgeError, ValueError)   a device sent bytes we cannot decode
         │                                        (remote fault; .characteristic .field .payload)
-        └── EncodeError(EdgeError, ValueError)   our value does not fit its wire format
-                                                 (local fault; .characteristic .field)
+        ├── EncodeError(EdgeError, ValueError)   our value does not fit its wire format
+        │                                        (local fault; .characteristic .field)
+        └── OutboxFullError(EdgeError, OSError)  the durable outbox reached its size bound
+                                                 (Kafka unreachable for long; .depth .max_bytes)
 
 ``DecodeError`` is the device's fault: log the payload and drop or dead-letter the frame.
 ``EncodeError`` is ours (a simulator or control-point writer built an impossible value).
@@ -52,3 +54,16 @@ class EncodeError(EdgeError, ValueError):
         self.field = field
         self.reason = reason
         super().__init__(f"{characteristic}: cannot encode {field!r}: {reason}")
+
+
+class OutboxFullError(EdgeError, OSError):
+    """The outbox reached ``max_bytes``; nothing of the refused batch was stored.
+
+    The caller keeps the reading where it came from (the device's record store, an
+    unacknowledged MQTT message) and tries again once the uplink has drained some.
+    """
+
+    def __init__(self, message: str, *, depth: int, max_bytes: int) -> None:
+        super().__init__(message)
+        self.depth = depth
+        self.max_bytes = max_bytes
