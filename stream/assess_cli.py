@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -33,7 +34,7 @@ def run(text: str, rules: RuleSet) -> str:
     return json.dumps(assessment_to_dict(assessment), ensure_ascii=False, allow_nan=False)
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
 
@@ -59,10 +60,8 @@ def assess(rules_file: Path | None) -> None:
         rules = default_rules() if rules_file is None else load_rules(rules_file)
     except (RuleConfigError, UnicodeDecodeError) as exc:
         _refuse(f"{rules_file}: {exc}")
-        return
     try:
         output = run(click.get_text_stream("stdin").read(), rules)
     except AssessInputError as exc:
         _refuse(str(exc))
-        return
     click.echo(output)

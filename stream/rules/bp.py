@@ -76,6 +76,8 @@ class BpAssessment:
     """One BP reading assessed.
 
     Attributes:
+        systolic: systolic pressure, mmHg.
+        diastolic: diastolic pressure, mmHg.
         bp_class: the grade (higher of the systolic and diastolic grades).
         isolated_systolic: hypertensive by systolic only (office: SBP >=140 and DBP <90).
         hypertensive: at or over the threshold of ``method``.
@@ -84,6 +86,8 @@ class BpAssessment:
         threshold: the threshold of ``method``.
     """
 
+    systolic: float
+    diastolic: float
     bp_class: BpClass
     isolated_systolic: bool
     hypertensive: bool
@@ -114,6 +118,8 @@ def assess_bp(
     """
     threshold = table.by_method[method]
     return BpAssessment(
+        systolic=systolic,
+        diastolic=diastolic,
         bp_class=classify(systolic, diastolic, table),
         isolated_systolic=systolic >= threshold.systolic and diastolic < threshold.diastolic,
         hypertensive=threshold.reached_by(systolic, diastolic),

@@ -194,12 +194,10 @@ def _spo2_severe(a: Assessment, rules: RuleSet, spec: RuleSpec) -> Check | None:
 # ------------------------------------------------------------------------------ BP
 
 
-def _bp_evidence(
-    a: Assessment, bp: BpAssessment, systolic: float, diastolic: float
-) -> dict[str, EvidenceValue]:
+def _bp_evidence(bp: BpAssessment, systolic: float, diastolic: float) -> dict[str, EvidenceValue]:
     return {
-        "systolic_mmhg": a.observations.systolic_mmhg,
-        "diastolic_mmhg": a.observations.diastolic_mmhg,
+        "systolic_mmhg": bp.systolic,
+        "diastolic_mmhg": bp.diastolic,
         "bp_class": bp.bp_class.value,
         "method": bp.method.value,
         "threshold_systolic": systolic,
@@ -210,23 +208,21 @@ def _bp_evidence(
 def _bp_urgent(a: Assessment, rules: RuleSet, spec: RuleSpec) -> Check | None:
     if (bp := a.bp) is None:
         return None
-    sbp, dbp = a.observations.systolic_mmhg or 0.0, a.observations.diastolic_mmhg or 0.0
+    sbp, dbp = bp.systolic, bp.diastolic
     clear = sbp < spec.clear["clear_systolic_below"] and dbp < spec.clear["clear_diastolic_below"]
     pair = rules.tables.bp.urgent_referral
-    return _make(
-        spec, bp.urgent_referral, clear, **_bp_evidence(a, bp, pair.systolic, pair.diastolic)
-    )
+    return _make(spec, bp.urgent_referral, clear, **_bp_evidence(bp, pair.systolic, pair.diastolic))
 
 
 def _bp_hypertensive(a: Assessment, _rules: RuleSet, spec: RuleSpec) -> Check | None:
     if (bp := a.bp) is None:
         return None
-    sbp, dbp = a.observations.systolic_mmhg or 0.0, a.observations.diastolic_mmhg or 0.0
+    sbp, dbp = bp.systolic, bp.diastolic
     margin = spec.clear["clear_margin_mmhg"]
     fire = bp.hypertensive and not bp.urgent_referral
     clear = sbp < bp.threshold.systolic - margin and dbp < bp.threshold.diastolic - margin
     return _make(
-        spec, fire, clear, **_bp_evidence(a, bp, bp.threshold.systolic, bp.threshold.diastolic)
+        spec, fire, clear, **_bp_evidence(bp, bp.threshold.systolic, bp.threshold.diastolic)
     )
 
 

@@ -10,12 +10,15 @@ from stream.rules import (
     CATALOGUE,
     Outcome,
     RuleHit,
+    RuleState,
     Severity,
+    Transition,
     assess,
     check_assessment,
     default_rules,
     evaluate,
     observations_from_mapping,
+    step,
 )
 
 RULES = default_rules()
@@ -248,3 +251,26 @@ def test_one_reading_can_hit_several_families() -> None:
     assert "news2.medium" in _hits(
         {"heart_rate_bpm": 125, "spo2_percent": 92, "respiration_rate": 22}
     )
+
+
+def test_the_agent_loop_fires_only_after_persistence() -> None:
+    """Feeding checks to step: resting tachycardia alerts on the 3rd reading, clears after 3."""
+    state = RuleState()
+    policy = RULES.rules["vitals.tachycardia_rest"].policy
+    transitions = []
+    for rate in [112, 115, 118, 120, 94, 93, 97, 92, 91, 90]:
+        outcome = _outcomes({"heart_rate_bpm": rate})["vitals.tachycardia_rest"]
+        state, transition = step(state, outcome, policy)
+        transitions.append(transition)
+    assert transitions == [
+        Transition.PENDING,
+        Transition.PENDING,
+        Transition.FIRED,
+        Transition.REPEAT,
+        Transition.NONE,
+        Transition.NONE,
+        Transition.NONE,
+        Transition.NONE,
+        Transition.NONE,
+        Transition.CLEARED,
+    ]
