@@ -10,8 +10,10 @@ data as attributes, so nobody has to parse a message::
         │                                        (remote fault; .characteristic .field .payload)
         ├── EncodeError(EdgeError, ValueError)   our value does not fit its wire format
         │                                        (local fault; .characteristic .field)
-        └── OutboxFullError(EdgeError, OSError)  the durable outbox reached its size bound
-                                                 (Kafka unreachable for long; .depth .max_bytes)
+        ├── OutboxFullError(EdgeError, OSError)  the durable outbox reached its size bound
+        │                                        (Kafka unreachable for long; .depth .max_bytes)
+        └── RegistryError(EdgeError, ValueError) the device registry file is invalid
+                                                 (local configuration; .key names the entry)
 
 ``DecodeError`` is the device's fault: log the payload and drop or dead-letter the frame.
 ``EncodeError`` is ours (a simulator or control-point writer built an impossible value).
@@ -67,3 +69,12 @@ class OutboxFullError(EdgeError, OSError):
         super().__init__(message)
         self.depth = depth
         self.max_bytes = max_bytes
+
+
+class RegistryError(EdgeError, ValueError):
+    """The device registry is invalid; ``key`` names the entry (``devices[2].transport``)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"registry {key}: {reason}")
+        self.key = key
+        self.reason = reason
