@@ -21,6 +21,7 @@ from carepulse.log import setup_logging
 COMMANDS: dict[str, str] = {
     "assess": "stream.assess_cli:assess",
     "decode": "edge.decode_cli:decode",
+    "gateway": "edge.gateway_cli:gateway",
     "stack": "carepulse.stack:stack",
     "version": "carepulse.cli:version",
 }

@@ -12,8 +12,10 @@ data as attributes, so nobody has to parse a message::
         │                                        (local fault; .characteristic .field)
         ├── OutboxFullError(EdgeError, OSError)  the durable outbox reached its size bound
         │                                        (Kafka unreachable for long; .depth .max_bytes)
-        └── RegistryError(EdgeError, ValueError) the device registry file is invalid
-                                                 (local configuration; .key names the entry)
+        ├── RegistryError(EdgeError, ValueError) the device registry file is invalid
+        │                                        (local configuration; .key names the entry)
+        └── MqttFormatError(EdgeError, ValueError) an MQTT message is not a measurement
+                                                 (remote fault; .topic .reason)
 
 ``DecodeError`` is the device's fault: log the payload and drop or dead-letter the frame.
 ``EncodeError`` is ours (a simulator or control-point writer built an impossible value).
@@ -77,4 +79,13 @@ class RegistryError(EdgeError, ValueError):
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(f"registry {key}: {reason}")
         self.key = key
+        self.reason = reason
+
+
+class MqttFormatError(EdgeError, ValueError):
+    """An MQTT message is not in a format the gateway reads; ``reason`` says why."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        super().__init__(f"MQTT {topic}: {reason}")
+        self.topic = topic
         self.reason = reason

@@ -43,7 +43,7 @@ def test_version_all_json_lists_the_main_libraries() -> None:
 
 def test_unknown_command_is_an_error() -> None:
     """A subcommand that does not exist yet is refused, not stubbed."""
-    result = CliRunner().invoke(main, ["gateway"])
+    result = CliRunner().invoke(main, ["dashboard"])
     assert result.exit_code == 2
     assert "No such command" in result.output
 
