@@ -31,6 +31,8 @@ def build_advert(
 ) -> bytes:
     """Flags, 16-bit service UUIDs, service data, manufacturer data and the local name.
 
+    A name that does not fit is sent shortened (AD type 0x08), as real devices do.
+
     ``manufacturer_data`` maps a company id to the bytes that follow it (bleak's form).
     More than 31 bytes raises ``AdvertTooLongError`` naming ``device``.
     """
@@ -46,8 +48,14 @@ def build_advert(
         structures.append(
             (AdvertisingData.Type.MANUFACTURER_SPECIFIC_DATA, struct.pack("<H", company) + data)
         )
+    room = LEGACY_ADVERT_SIZE - len(bytes(AdvertisingData(structures))) - 2
     if name:
-        structures.append((AdvertisingData.Type.COMPLETE_LOCAL_NAME, name.encode()))
+        encoded = name.encode()
+        if len(encoded) <= room:
+            structures.append((AdvertisingData.Type.COMPLETE_LOCAL_NAME, encoded))
+        elif room > 0:
+            # As real devices do: a Shortened Local Name when the whole one does not fit.
+            structures.append((AdvertisingData.Type.SHORTENED_LOCAL_NAME, encoded[:room]))
     payload = bytes(AdvertisingData(structures))
     if len(payload) > LEGACY_ADVERT_SIZE:
         raise AdvertTooLongError(device, len(payload))

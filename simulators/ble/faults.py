@@ -47,9 +47,12 @@ class Faults:
     disconnect_after: int | None = None
 
 
-def malform(payload: bytes) -> bytes:
-    """The payload cut after its first byte (the flags), or one zero byte if empty."""
-    return payload[:1] or b"\x00"
+def malform(payload: bytes, keep: int = 1) -> bytes:
+    """The payload cut after ``keep`` bytes (by default its flags), or one zero byte if empty.
+
+    The result always claims fields it does not carry, so the decoder rejects it.
+    """
+    return payload[: min(keep, max(len(payload) - 1, 1))] or b"\x00"
 
 
 def shift_timestamps(measurement: _M, offset: timedelta) -> _M:

@@ -207,9 +207,9 @@ class BumbleClient(BaseBleakClient):
             msg = f"characteristic {characteristic.uuid} does not come from this backend"
             raise BleakError(msg)
         if (
-            not "notify" in characteristic.properties
+            "notify" not in characteristic.properties
             and "indicate" not in characteristic.properties
-        ):  # noqa: E713
+        ):
             msg = f"characteristic {characteristic.uuid} supports neither notify nor indicate"
             raise BleakError(msg)
 
