@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -103,12 +104,14 @@ def weight(n: int) -> bytes:
     ).encode()
 
 
-async def consume(bootstrap: str, topic: str, expected: int, timeout_s: float) -> list[dict]:
+async def consume(
+    bootstrap: str, topic: str, expected: int, timeout_s: float
+) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     try:
         async with asyncio.timeout(timeout_s):
             while len(found) < expected:
