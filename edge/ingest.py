@@ -28,9 +28,14 @@ from carepulse.topics import Topics
 from edge.decoders import decode
 from edge.decoders.base import JsonDict
 from edge.errors import DecodeError
-from edge.outbox import OutboxMessage
 from edge.readings import Reading, Skip, Unusable, reading_from
-from edge.records import Rejection, check_clock, observation_message, rejection_message
+from edge.records import (
+    OutboxMessage,
+    Rejection,
+    check_clock,
+    observation_message,
+    rejection_message,
+)
 from edge.registry import Assigned, Device, Registry
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from edge.errors import OutboxFullError
+from edge.records import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -52,21 +53,6 @@ CREATE TABLE IF NOT EXISTS sent (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sent_by_age ON sent (sent_at);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """A message for Kafka: topic, key, value and the record timestamp (ms since epoch).
-
-    ``dedup_id`` (the observation id for readings) makes resends of one measurement a
-    no-op; ``None`` for messages that are never duplicates (heartbeats).
-    """
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    timestamp_ms: int
-    dedup_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

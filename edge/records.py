@@ -20,7 +20,6 @@ from typing import Any, Final
 
 from carepulse.observation import Observation, format_time
 from carepulse.topics import Topics
-from edge.outbox import OutboxMessage
 
 #: A measured time this far ahead of the gateway's clock is a wrong device clock.
 MAX_FUTURE: Final = timedelta(minutes=5)
@@ -28,6 +27,21 @@ MAX_FUTURE: Final = timedelta(minutes=5)
 MAX_PAST: Final = timedelta(days=365)
 #: Dead letters keep at most this many raw bytes (an oversized message is cut, and says so).
 MAX_RAW_BYTES: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message for Kafka: topic, key, value and the record timestamp (ms since epoch).
+
+    ``dedup_id`` (the observation id for readings) makes resends of one measurement a
+    no-op; ``None`` for messages that are never duplicates (heartbeats).
+    """
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+    dedup_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from edge.errors import OutboxFullError
-from edge.outbox import Outbox, OutboxMessage
+from edge.outbox import Outbox
+from edge.records import OutboxMessage
 
 
 def message(n: int, dedup: bool = True, size: int = 10) -> OutboxMessage:
@@ -96,7 +97,7 @@ def test_a_put_survives_sigkill(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from edge.outbox import Outbox, OutboxMessage\n"
+        "from edge.outbox import Outbox\nfrom edge.records import OutboxMessage\n"
         "box = Outbox(Path(sys.argv[1]))\n"
         "for n in range(50):\n"
         "    box.put(OutboxMessage('readings', b'k', b'v%d' % n, n, 'id%d' % n))\n"

@@ -15,7 +15,8 @@ from aiokafka import AIOKafkaConsumer
 
 from carepulse.settings import StackSettings
 from edge.backoff import Backoff
-from edge.outbox import Outbox, OutboxMessage
+from edge.outbox import Outbox
+from edge.records import OutboxMessage
 from edge.uplink import KafkaUplink
 
 pytestmark = pytest.mark.kafka
@@ -113,7 +114,8 @@ async def test_kafka_outage_loses_nothing(
 UPLINK_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
-from edge.outbox import Outbox, OutboxMessage
+from edge.outbox import Outbox
+from edge.records import OutboxMessage
 from edge.uplink import KafkaUplink
 
 async def main():
