@@ -9,6 +9,7 @@ import pytest
 
 from alerts.errors import SilenceRefused
 from alerts.lifecycle import (
+    Case,
     CaseState,
     Mute,
     Silence,
