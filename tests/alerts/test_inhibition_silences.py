@@ -24,8 +24,8 @@ from tests.alerts.factories import ALICE, SUBJECT, T0, make_case
 OTHER_SUBJECT = "0a1b" * 8
 
 
-def case_of(rule: str, severity: Severity, category: Category = Category.CLINICAL, **kw: object):
-    return dataclasses.replace(make_case(severity=severity), rule_id=rule, category=category, **kw)
+def case_of(rule: str, severity: Severity, category: Category = Category.CLINICAL) -> Case:
+    return dataclasses.replace(make_case(severity=severity), rule_id=rule, category=category)
 
 
 def test_device_offline_mutes_no_data_cases_of_the_same_resident_only() -> None:
