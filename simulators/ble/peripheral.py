@@ -323,19 +323,18 @@ class VirtualPeripheral(VirtualDevice):
 
     # -- connections ----------------------------------------------------------------------
     def _on_connection(self, connection: Connection) -> None:
-        if self._faults.refuse_connections:
-            self._log.info("virtual device %s refuses %s", self.address, connection.peer_address)
-            self._spawn(connection.disconnect(REFUSE_REASON))
-            return
-        self._sent_on_link = 0
-        self._log.debug("virtual device %s connected to %s", self.address, connection.peer_address)
-
         def on_disconnection(reason: int) -> None:
             self._log.debug("virtual device %s link lost (reason 0x%02X)", self.address, reason)
             if self._radio is not None:
                 self._spawn(self._advertise())
 
         connection.once(Connection.EVENT_DISCONNECTION, on_disconnection)
+        if self._faults.refuse_connections:
+            self._log.info("virtual device %s refuses %s", self.address, connection.peer_address)
+            self._spawn(connection.disconnect(REFUSE_REASON))
+            return
+        self._sent_on_link = 0
+        self._log.debug("virtual device %s connected to %s", self.address, connection.peer_address)
 
     def _subscribed(
         self, connection: Connection, char: Characteristic[bytes], indicate: bool

@@ -110,7 +110,7 @@ async def test_writing_current_time_sets_the_device_clock(world: World) -> None:
 
 
 async def test_read_only_values_refuse_writes_with_the_att_error(world: World) -> None:
-    """Writing a read-only characteristic answers Write Not Permitted, and a bad control point 0x80."""
+    """A write to a read-only value answers Write Not Permitted; a bad control point, 0x80."""
     async with HeartRateBand(world.air) as band, world.client(band) as client:
         with pytest.raises(BleakGATTProtocolError) as refused:
             await client.write_gatt_char("2a38", b"\x01", response=True)
@@ -145,7 +145,7 @@ async def test_blood_pressure_stored_records_arrive_as_indications(world: World)
 
 
 async def test_scales_indicate_weight_and_body_composition_per_user(world: World) -> None:
-    """A multi-user scale announces its features and indicates each user's weight and composition."""
+    """A multi-user scale announces its features and indicates each user's readings."""
     weights = [
         WeightMeasurement(82.5, timestamp=STAMP, user_id=1, bmi=27.1, height=1.745),
         WeightMeasurement(61.25, timestamp=STAMP, user_id=2),
@@ -168,7 +168,7 @@ async def test_scales_indicate_weight_and_body_composition_per_user(world: World
 
 
 async def test_thermometer_and_oximeter_send_their_measurements(world: World) -> None:
-    """Thermometer indications and oximeter spot-check indications and continuous notifications decode."""
+    """Thermometer and oximeter spot-check indications and continuous notifications decode."""
     temperature = TemperatureMeasurement(38.4, timestamp=STAMP, temperature_type=3)
     spot = PLXSpotCheckMeasurement(91.0, 88.0, timestamp=STAMP)
     stream = PLXContinuousMeasurement(97.0, 64.0)
