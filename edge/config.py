@@ -21,6 +21,10 @@ class GatewaySettings(KafkaSettings, MqttSettings):
     )
     outbox_max_bytes: int = Field(default=1 << 30, gt=0)
     heartbeat_interval_s: float = Field(default=60.0, gt=0)
+    ble: str = Field(
+        default="bleak", description="BLE backend: 'bleak' (BlueZ adapters) or 'none'."
+    )
+    ble_connection_budget: int = Field(default=5, ge=1, description="Connections per adapter.")
     mqtt_enabled: bool = True
     mqtt_tls: bool = False
     mqtt_client_id: str = Field(default="", description="Default: carepulse-gateway-<station>.")

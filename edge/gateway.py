@@ -18,6 +18,7 @@ from typing import Any
 from carepulse.observation import Source
 from carepulse.pseudonym import MIN_SECRET_BYTES
 from edge import mqtt_formats
+from edge.ble import BleSource, ClientFactory, ScannerFactory, bleak_factories
 from edge.config import GatewaySettings
 from edge.errors import MqttFormatError, OutboxFullError
 from edge.held import HeldStore
@@ -58,6 +59,8 @@ class Gateway:
     uplink: KafkaUplink
     held: HeldStore
     clock: Clock = utc_now
+    #: ``ble`` on real adapters, ``sim`` on the Bumble virtual air
+    ble_source: Source = Source.BLE
     devices: dict[str, DeviceStatus] = field(default_factory=dict)
     started_at: datetime = field(default_factory=utc_now)
 
@@ -82,6 +85,26 @@ class Gateway:
             self._seen(outcome)
         return outcome
 
+    def payload(self, device_id: str, name: str, payload: bytes, received_at: datetime) -> None:
+        """A BLE payload (the BLE source's sink): ingest and store it.
+
+        BLE has already acknowledged the value at the link layer, so a full outbox cannot
+        push back here: the reading is logged as lost (devices with record stores keep it
+        and are asked again on the next connection).
+        """
+        outcome = self.ingest.payload(
+            device_id, name, payload, received_at=received_at, source=self.ble_source
+        )
+        try:
+            self.store(outcome)
+        except OutboxFullError:
+            self.ingest.counters["lost:outbox_full"] += 1
+            logger.error("outbox full: BLE reading from %s lost (%s)", device_id, payload.hex())
+
+    def battery(self, device_id: str, percent: int) -> None:
+        """A battery level read from a device, for its heartbeat."""
+        self.devices.setdefault(device_id.upper(), DeviceStatus()).battery_percent = percent
+
     def _seen(self, outcome: Outcome) -> None:
         if isinstance(outcome, Accepted):
             device_id = outcome.observation.device_id
@@ -91,7 +114,7 @@ class Gateway:
             device_id = outcome.device_id
         else:
             return
-        status = self.devices.setdefault(device_id, DeviceStatus())
+        status = self.devices.setdefault(device_id.upper(), DeviceStatus())
         status.last_seen = self.clock()
         if isinstance(outcome, Rejected):
             status.rejected += 1
@@ -161,7 +184,7 @@ class Gateway:
             )
         ]
         for device in self.registry:
-            status = self.devices.get(device.id, DeviceStatus())
+            status = self.devices.get(device.id.upper(), DeviceStatus())
             messages.append(
                 heartbeat_message(
                     station_id=station,
@@ -216,10 +239,40 @@ def open_gateway(settings: GatewaySettings, registry: Registry) -> Gateway:
     )
 
 
-async def run_gateway(settings: GatewaySettings, config: Path) -> None:
-    """Run the gateway described by the registry file ``config`` until cancelled."""
+@dataclass(frozen=True, slots=True)
+class BleBackend:
+    """Where the BLE source gets its bleak objects, and how its readings are labelled."""
+
+    scanner_factory: ScannerFactory
+    client_factory: ClientFactory
+    source: Source = Source.BLE
+
+
+def ble_backend(moniker: str) -> BleBackend | None:
+    """The BLE backend named by ``CAREPULSE_BLE``: ``bleak`` (BlueZ) or ``none``.
+
+    The Bumble virtual air lives in one process with its devices, so simulations pass a
+    ``BleBackend`` built from ``simulators.bleak_bumble`` to ``run_gateway`` directly.
+    """
+    if moniker == "none":
+        return None
+    if moniker == "bleak":
+        scanner_factory, client_factory = bleak_factories()
+        return BleBackend(scanner_factory, client_factory)
+    msg = f"CAREPULSE_BLE={moniker!r}: use 'bleak' (BlueZ adapters) or 'none'"
+    raise ValueError(msg)
+
+
+async def run_gateway(
+    settings: GatewaySettings, config: Path, *, ble: BleBackend | None = None
+) -> None:
+    """Run the gateway described by the registry file ``config`` until cancelled.
+
+    ``ble`` overrides ``settings.ble`` (simulations pass the Bumble backend here).
+    """
     registry = load_registry(config.read_text())
     gateway = open_gateway(settings, registry)
+    backend = ble if ble is not None else ble_backend(settings.ble)
     logger.info(
         "gateway for station %s: %d devices, outbox %s",
         registry.station_id,
@@ -240,6 +293,16 @@ async def run_gateway(settings: GatewaySettings, config: Path) -> None:
         proxy = settings.mqtt_proxy_base or None
         source = MqttSource(connection, mqtt_formats.subscriptions(proxy), gateway.handle_mqtt)
         tasks.append(source.run())
+    if backend is not None:
+        gateway.ble_source = backend.source
+        ble_source = BleSource(
+            registry,
+            gateway,
+            scanner_factory=backend.scanner_factory,
+            client_factory=backend.client_factory,
+            connection_budget=settings.ble_connection_budget,
+        )
+        tasks.append(ble_source.run())
     try:
         await asyncio.gather(*tasks)
     finally:

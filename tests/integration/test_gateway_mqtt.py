@@ -79,6 +79,7 @@ def gateway_run(
         CAREPULSE_MQTT_CLIENT_ID=f"carepulse-test-{unique}",
         CAREPULSE_HEARTBEAT_INTERVAL_S="1",
         CAREPULSE_LOGLEVEL="INFO",
+        CAREPULSE_BLE="none",
     )
     return GatewayRun(config, env, prefix, tmp_path / "gateway.log")
 

@@ -1,0 +1,232 @@
+"""The gateway's BLE source on the Bumble virtual air: the same bleak code as on BlueZ.
+
+Virtual devices from `simulators.ble` speak real GATT over Bumble's virtual link; the
+source gets real `BleakScanner`/`BleakClient` objects from the `simulators.bleak_bumble`
+backend, exactly as it gets BlueZ ones on a station.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bleak import BleakClient, BleakScanner
+
+from edge.backoff import Backoff
+from edge.ble import BleSource
+from edge.decoders import (
+    BloodPressureMeasurement,
+    DateTime,
+    GlucoseMeasurement,
+    HeartRateMeasurement,
+    MiScale,
+    decode,
+)
+from edge.registry import load_registry
+from simulators.ble import (
+    BloodPressureMonitor,
+    GlucoseMeter,
+    HeartRateBand,
+    MiScaleAdvertiser,
+    VirtualAir,
+)
+from simulators.ble.faults import Faults
+from simulators.bleak_bumble import BumbleBackend
+
+STAMP = DateTime(2026, 11, 27, 7, 30, 0)
+
+
+@dataclass
+class Sink:
+    """Collects what the source delivers, like the gateway would."""
+
+    payloads: list[tuple[str, str, bytes]] = field(default_factory=list)
+    batteries: dict[str, int] = field(default_factory=dict)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def payload(self, device_id: str, name: str, payload: bytes, received_at: datetime) -> None:
+        self.payloads.append((device_id, name, payload))
+        self.arrived.set()
+
+    def battery(self, device_id: str, percent: int) -> None:
+        self.batteries[device_id] = percent
+
+    def of(self, name: str) -> list[bytes]:
+        return [p for _, n, p in self.payloads if n == name]
+
+    async def until(self, check: Callable[[], bool], timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not check():
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+def registry_for(**devices: tuple[str, str, str]) -> str:
+    """A registry text: name -> (address, kind, transport), each its own resident."""
+    lines = ['[station]\nid = "st-sim"\n']
+    for n, (address, kind, transport) in enumerate(devices.values()):
+        lines.append(
+            f'[[devices]]\nid = "{address}"\nkind = "{kind}"\n'
+            f'transport = "{transport}"\nresident = "R{n}"\n'
+        )
+    return "\n".join(lines)
+
+
+@asynccontextmanager
+async def running_source(
+    air: VirtualAir, registry_text: str, sink: Sink
+) -> AsyncIterator[BleSource]:
+    backend = BumbleBackend(air)
+    source = BleSource(
+        load_registry(registry_text),
+        sink,
+        scanner_factory=lambda callback: BleakScanner(callback, backend=backend.scanner_class),
+        client_factory=lambda device, gone: BleakClient(
+            device, disconnected_callback=gone, backend=backend.client_class
+        ),
+        backoff=Backoff(base_s=0.05, cap_s=0.2),
+    )
+    task = asyncio.create_task(source.run())
+    try:
+        yield source
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_band_notifications_and_battery_reach_the_sink() -> None:
+    """The source connects to a registered band, subscribes, and reads its battery."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    async with HeartRateBand(air, name="Band") as band:
+        await band.set_battery(64)
+        text = registry_for(band=(band.address, "hr_band", "ble"))
+        async with running_source(air, text, sink):
+            async with asyncio.timeout(5):
+                while not band.connected:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # subscriptions are made right after connecting
+            for bpm in (71, 72, 73):
+                await band.notify_heart_rate(HeartRateMeasurement(bpm, True, rr_intervals=(0.8,)))
+            await sink.until(lambda: len(sink.of("heart_rate_measurement")) == 3)
+    assert [
+        decode("2A37", p).as_dict()["heart_rate_bpm"] for p in sink.of("heart_rate_measurement")
+    ] == [71, 72, 73]
+    assert sink.batteries == {band.address: 64}
+    assert {d for d, _, _ in sink.payloads} == {band.address}
+
+
+async def test_stored_blood_pressure_records_arrive_after_connecting() -> None:
+    """Readings a BP meter took while the gateway was away are indicated once it connects."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    readings = [
+        BloodPressureMeasurement(138.0, 88.0, 105.0, timestamp=STAMP),
+        BloodPressureMeasurement(182.0, 112.0, 135.0, timestamp=DateTime(2026, 11, 27, 7, 35, 0)),
+    ]
+    async with BloodPressureMonitor(air, name="BP") as meter:
+        meter.store(*readings)
+        async with running_source(air, registry_for(bp=(meter.address, "bp_meter", "ble")), sink):
+            await sink.until(lambda: len(sink.of("blood_pressure_measurement")) == 2)
+    assert [decode("2A35", p) for p in sink.of("blood_pressure_measurement")] == readings
+
+
+async def test_glucose_records_are_pulled_through_the_control_point() -> None:
+    """The source asks a glucose meter's RACP for every stored record."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    stored = [
+        GlucoseMeasurement(1, STAMP, concentration=0.0055, type=1, sample_location=1),
+        GlucoseMeasurement(
+            2, DateTime(2026, 11, 27, 12, 0), concentration=0.0031, type=1, sample_location=1
+        ),
+    ]
+    async with GlucoseMeter(air, name="Glucose") as meter:
+        for record in stored:
+            meter.store(record)
+        text = registry_for(meter=(meter.address, "glucose_meter", "ble"))
+        async with running_source(air, text, sink):
+            await sink.until(lambda: len(sink.of("glucose_measurement")) == 2)
+    got = [decode("2A18", p) for p in sink.of("glucose_measurement")]
+    assert all(isinstance(g, GlucoseMeasurement) for g in got)
+    # Compared without the times: the gateway set the meter's clock before the pull.
+    assert [(g.sequence_number, g.concentration) for g in got] == [  # type: ignore[attr-defined]
+        (r.sequence_number, r.concentration) for r in stored
+    ]
+
+
+async def test_scale_adverts_are_heard_without_connecting() -> None:
+    """A registered Mi scale's adverts are delivered as mi_scale payloads."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    reading = MiScale(0x22, 61.7, STAMP)
+    async with MiScaleAdvertiser(air, name="MI SCALE2") as scale:
+        text = registry_for(scale=(scale.address, "scale", "advert"))
+        async with running_source(air, text, sink):
+            await scale.advertise_weight(reading)
+            await sink.until(lambda: bool(sink.of("mi_scale")))
+    assert decode("mi_scale", sink.of("mi_scale")[0]) == reading
+
+
+async def test_unregistered_devices_are_not_connected() -> None:
+    """A band that is not in the registry is left alone."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    async with (
+        HeartRateBand(air, name="Neighbour") as stranger,
+        HeartRateBand(air, name="Ours") as ours,
+    ):
+        text = registry_for(band=(ours.address, "hr_band", "ble"))
+        async with running_source(air, text, sink) as source:
+            async with asyncio.timeout(5):
+                while not ours.connected:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            assert not stranger.connected
+            assert source.adverts > 0
+
+
+async def test_device_that_drops_the_link_is_reconnected() -> None:
+    """After a disconnect mid-stream the source reconnects and readings flow again."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    async with HeartRateBand(air, name="Band") as band:
+        await band.set_faults(Faults(disconnect_after=2))
+        async with running_source(air, registry_for(band=(band.address, "hr_band", "ble")), sink):
+            for round_ in range(2):
+                async with asyncio.timeout(5):
+                    while not band.connected:
+                        await asyncio.sleep(0.01)
+                await asyncio.sleep(0.1)
+                for bpm in (60 + 2 * round_, 61 + 2 * round_):
+                    await band.notify_heart_rate(HeartRateMeasurement(bpm))
+                async with asyncio.timeout(5):
+                    while band.connected:
+                        await asyncio.sleep(0.01)
+            await sink.until(lambda: len(sink.of("heart_rate_measurement")) == 4)
+    assert sorted(
+        decode("2A37", p).as_dict()["heart_rate_bpm"] for p in sink.of("heart_rate_measurement")
+    ) == [60, 61, 62, 63]
+
+
+async def test_device_refusing_connections_is_retried_with_backoff() -> None:
+    """A device that refuses the connection is retried until it accepts."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    async with HeartRateBand(air, name="Band") as band:
+        await band.set_faults(Faults(refuse_connections=True))
+        async with running_source(
+            air, registry_for(band=(band.address, "hr_band", "ble")), sink
+        ) as source:
+            state = next(iter(source._gatt.values()))  # observing retries
+            async with asyncio.timeout(10):
+                while state.failures < 2:
+                    await asyncio.sleep(0.01)
+            assert not band.connected
+            await band.set_faults(Faults())
+            async with asyncio.timeout(5):
+                while not band.connected:
+                    await asyncio.sleep(0.01)
