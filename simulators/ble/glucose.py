@@ -6,7 +6,7 @@
 * Record Access Control Point 0x2A52: write and indicate. Report Stored Records, Delete
   Stored Records, Abort Operation and Report Number of Stored Records with every
   operator, filtered by sequence number or user facing time (decisions in
-  :mod:`simulators.ble.racp`). A write while the collector has not enabled Glucose
+  :mod:`simulators.racp`). A write while the collector has not enabled Glucose
   Measurement notifications and RACP indications is refused with ATT error 0xFD (CCCD
   improperly configured), one while a procedure runs with 0xFE (procedure already in
   progress), as GLS 1.0 3.6.1 requires.
@@ -33,7 +33,7 @@ from edge.decoders.racp import RACPOpCode
 from simulators.ble.air import VirtualAir
 from simulators.ble.attributes import AppError, Properties, att_error, characteristic, uuid16
 from simulators.ble.peripheral import PeripheralOptions, VirtualPeripheral
-from simulators.ble.racp import RecordKeys, answer
+from simulators.racp import RecordKeys, answer
 
 GLUCOSE_SERVICE: Final = 0x1808
 GLUCOSE_FEATURE: Final = 0x2A51

@@ -30,9 +30,9 @@ from edge.decoders import BatteryLevel, ByteSerializable, CurrentTime, DecodeErr
 from simulators.ble.advertising import build_advert
 from simulators.ble.air import Listing, VirtualAir, normalize_address
 from simulators.ble.attributes import AppError, Properties, att_error, characteristic, uuid16
-from simulators.ble.clock import DeviceClock
-from simulators.ble.faults import DROP_REASON, REFUSE_REASON, Faults, malform, shift_timestamps
+from simulators.clock import DeviceClock
 from simulators.errors import DeviceNotRunningError
+from simulators.faults import DROP_REASON, REFUSE_REASON, Faults, malform, shift_timestamps
 
 logger = logging.getLogger(__name__)
 

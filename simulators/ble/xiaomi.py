@@ -23,9 +23,9 @@ from typing import ClassVar
 from edge.decoders import MiBandHeartRate, MiBodyScale, MiScale
 from simulators.ble.advertising import build_advert
 from simulators.ble.air import VirtualAir
-from simulators.ble.clock import DeviceClock
-from simulators.ble.faults import malform, shift_timestamps
 from simulators.ble.peripheral import VirtualDevice
+from simulators.clock import DeviceClock
+from simulators.faults import malform, shift_timestamps
 
 
 class _Advertiser(VirtualDevice):
