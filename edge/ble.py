@@ -32,9 +32,17 @@ from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 
 from edge.backoff import Backoff
-from edge.decoders import CurrentTime, DateTime, RecordAccessControlPoint, lookup
+from edge.decoders import (
+    BodyCompositionMeasurement,
+    CurrentTime,
+    DateTime,
+    RecordAccessControlPoint,
+    lookup,
+    merge_body_composition,
+)
 from edge.decoders.racp import RACPOperator
 from edge.decoders.xiaomi import XIAOMI_COMPANY_ID
+from edge.errors import DecodeError
 from edge.registry import Device, Registry, Transport
 
 logger = logging.getLogger(__name__)
@@ -44,6 +52,9 @@ MEASUREMENTS: Final = (0x2A37, 0x2A35, 0x2A9D, 0x2A9C, 0x2A5E, 0x2A5F, 0x2A1C, 0
 BATTERY_LEVEL: Final = 0x2A19
 CURRENT_TIME: Final = 0x2A2B
 RACP: Final = 0x2A52
+BODY_COMPOSITION: Final = 0x2A9C
+#: How long to wait for the rest of a multiple-packet body-composition reading.
+MULTI_PACKET_WAIT_S: Final = 1.0
 _SIG_SUFFIX: Final = "-0000-1000-8000-00805f9b34fb"
 _SERVICE_DATA: Final = {0x181D: "mi_scale", 0x181B: "mi_body_scale"}
 _XIAOMI_PREFIX: Final = XIAOMI_COMPANY_ID.to_bytes(2, "little")
@@ -93,6 +104,8 @@ class _DeviceState:
     failures: int = 0
     last_sequence: int | None = None
     connected: bool = False
+    parts: list[BodyCompositionMeasurement] = field(default_factory=list)
+    parts_timer: asyncio.TimerHandle | None = None
 
 
 class BleSource:
@@ -240,9 +253,44 @@ class BleSource:
             self._log.debug("notify %s %s %s", state.device.id, name, payload.hex())
             if uuid == 0x2A18 and len(payload) >= 3:
                 state.last_sequence = payload[1] | payload[2] << 8
+            if uuid == BODY_COMPOSITION and self._collect_part(state, payload):
+                return
             self.sink.payload(state.device.id, name, payload, self._clock())
 
         return on_value
+
+    def _collect_part(self, state: _DeviceState, payload: bytes) -> bool:
+        """Hold the packets of a multiple-packet body-composition reading; True if held.
+
+        The spec does not say how many packets follow; scales send two. The parts are
+        merged when the second arrives, or after ``MULTI_PACKET_WAIT_S`` with what came.
+        """
+        try:
+            part = BodyCompositionMeasurement.from_bytes(payload)
+        except DecodeError:
+            return False  # the ingest rejects it with the reason
+        if not part.multiple_packet:
+            return False
+        state.parts.append(part)
+        if len(state.parts) >= 2:
+            self._flush_parts(state)
+        elif state.parts_timer is None:
+            loop = asyncio.get_running_loop()
+            state.parts_timer = loop.call_later(MULTI_PACKET_WAIT_S, self._flush_parts, state)
+        return True
+
+    def _flush_parts(self, state: _DeviceState) -> None:
+        parts, state.parts = state.parts, []
+        if state.parts_timer is not None:
+            state.parts_timer.cancel()
+            state.parts_timer = None
+        if not parts:
+            return
+        try:
+            payload = bytes(merge_body_composition(parts))
+        except DecodeError:
+            payload = b"".join(bytes(p) for p in parts)  # rejected downstream, with the reason
+        self.sink.payload(state.device.id, BodyCompositionMeasurement.NAME, payload, self._clock())
 
     async def _pull_records(self, client: BleakClient, state: _DeviceState, racp: Any) -> None:
         """Ask for the stored records after the last sequence number seen (all the first time)."""

@@ -19,6 +19,7 @@ from edge.backoff import Backoff
 from edge.ble import BleSource
 from edge.decoders import (
     BloodPressureMeasurement,
+    BodyCompositionMeasurement,
     DateTime,
     GlucoseMeasurement,
     HeartRateMeasurement,
@@ -28,13 +29,14 @@ from edge.decoders import (
 from edge.registry import load_registry
 from simulators.ble import (
     BloodPressureMonitor,
+    BodyCompositionScale,
     GlucoseMeter,
     HeartRateBand,
     MiScaleAdvertiser,
     VirtualAir,
 )
-from simulators.ble.faults import Faults
 from simulators.bleak_bumble import BumbleBackend
+from simulators.faults import Faults
 
 STAMP = DateTime(2026, 11, 27, 7, 30, 0)
 
@@ -230,3 +232,27 @@ async def test_device_refusing_connections_is_retried_with_backoff() -> None:
             async with asyncio.timeout(5):
                 while not band.connected:
                     await asyncio.sleep(0.01)
+
+
+async def test_two_packet_body_composition_is_delivered_as_one_reading() -> None:
+    """The two packets of a multiple-packet body-composition reading reach the sink merged."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    first = BodyCompositionMeasurement(
+        22.5, timestamp=STAMP, user_id=1, impedance=480.0, multiple_packet=True
+    )
+    second = BodyCompositionMeasurement(22.5, weight=70.4, height=1.7, multiple_packet=True)
+    async with BodyCompositionScale(air, name="Body") as scale:
+        scale.store_body_composition(first, second)
+        text = registry_for(scale=(scale.address, "body_scale", "ble"))
+        async with running_source(air, text, sink):
+            await sink.until(lambda: bool(sink.of("body_composition_measurement")))
+            await asyncio.sleep(0.1)
+    (merged,) = sink.of("body_composition_measurement")
+    fields = decode("2A9C", merged).as_dict()
+    assert fields["multiple_packet"] is False
+    assert (fields["impedance_ohm"], fields["weight_kg"], fields["body_fat_percent"]) == (
+        480.0,
+        70.4,
+        22.5,
+    )
