@@ -104,6 +104,7 @@ class _DeviceState:
     failures: int = 0
     last_sequence: int | None = None
     connected: bool = False
+    paired: bool = False
     parts: list[BodyCompositionMeasurement] = field(default_factory=list)
     parts_timer: asyncio.TimerHandle | None = None
 
@@ -223,6 +224,10 @@ class BleSource:
         async with client:
             state.connected = True
             try:
+                if device.pairing and not state.paired:
+                    # Bonded once per gateway run; BlueZ keeps the bond across runs.
+                    await client.pair()
+                    state.paired = True
                 present = {uuid16(c.uuid): c for s in client.services for c in s.characteristics}
                 for uuid in MEASUREMENTS:
                     characteristic = present.get(uuid)

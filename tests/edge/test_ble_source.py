@@ -66,13 +66,13 @@ class Sink:
                 await self.arrived.wait()
 
 
-def registry_for(**devices: tuple[str, str, str]) -> str:
+def registry_for(pairing: bool = False, **devices: tuple[str, str, str]) -> str:
     """A registry text: name -> (address, kind, transport), each its own resident."""
     lines = ['[station]\nid = "st-sim"\n']
     for n, (address, kind, transport) in enumerate(devices.values()):
         lines.append(
             f'[[devices]]\nid = "{address}"\nkind = "{kind}"\n'
-            f'transport = "{transport}"\nresident = "R{n}"\n'
+            f'transport = "{transport}"\nresident = "R{n}"\npairing = {str(pairing).lower()}\n'
         )
     return "\n".join(lines)
 
@@ -122,7 +122,7 @@ async def test_band_notifications_and_battery_reach_the_sink() -> None:
 
 
 async def test_stored_blood_pressure_records_arrive_after_connecting() -> None:
-    """Readings a BP meter took while the gateway was away are indicated once it connects."""
+    """A BP meter that needs pairing is paired, then indicates the readings it stored."""
     air = VirtualAir(advertising_interval_ms=10)
     sink = Sink()
     readings = [
@@ -131,8 +131,10 @@ async def test_stored_blood_pressure_records_arrive_after_connecting() -> None:
     ]
     async with BloodPressureMonitor(air, name="BP") as meter:
         meter.store(*readings)
-        async with running_source(air, registry_for(bp=(meter.address, "bp_meter", "ble")), sink):
+        text = registry_for(pairing=True, bp=(meter.address, "bp_meter", "ble"))
+        async with running_source(air, text, sink) as source:
             await sink.until(lambda: len(sink.of("blood_pressure_measurement")) == 2)
+            assert next(iter(source._gatt.values())).paired  # pairing=true honoured
     assert [decode("2A35", p) for p in sink.of("blood_pressure_measurement")] == readings
 
 
