@@ -186,3 +186,13 @@ async def test_thermometer_and_oximeter_send_their_measurements(world: World) ->
         assert await oximeter.notify_continuous(stream) == 1
         assert [decode("2A5E", p) for p in await spots.take()] == [spot]
         assert [decode("2A5F", p) for p in await continuous.take()] == [stream]
+
+
+async def test_pairing_before_connect_encrypts_the_link(world: World) -> None:
+    """``BleakClient(pair=True)`` pairs (Just Works) and the device sees an encrypted link."""
+    async with HeartRateBand(world.air) as band, world.client(band, pair=True) as client:
+        assert client.is_connected
+        assert decode("2A19", await client.read_gatt_char("2a19")) == BatteryLevel(100)
+        radio = band._radio
+        assert radio is not None
+        assert all(c.is_encrypted for c in radio.connections.values())
