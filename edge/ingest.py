@@ -28,7 +28,7 @@ from carepulse.topics import Topics
 from edge.decoders import decode
 from edge.decoders.base import JsonDict
 from edge.errors import DecodeError
-from edge.readings import Reading, Skip, Unusable, reading_from
+from edge.readings import Reading, Skip, Unusable, apply_unit_overrides, reading_from
 from edge.records import (
     OutboxMessage,
     Rejection,
@@ -131,6 +131,8 @@ class Ingest:
         device = self.registry.lookup(device_id)
         if device is None:
             return self._count(Unknown(device_id))
+        if device.units:
+            fields = apply_unit_overrides(fields, device.units)
         outcome = reading_from(name, fields)
         if isinstance(outcome, Skip):
             return self._count(Ignored(outcome.reason))

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from carepulse.observation import Flag, Kind, Value
+from edge.decoders.units import KG_PER_JIN, KG_PER_LB, MMHG_PER_KPA
 
 JsonDict = dict[str, Any]
 
@@ -67,6 +68,35 @@ def reading_from(name: str, fields: JsonDict) -> Outcome:
             feature and time characteristics); callers only pass measurements.
     """
     return _MAPPERS[name](fields)
+
+
+_TO_KG: Final = {"kg": 1.0, "lb": KG_PER_LB, "jin": KG_PER_JIN}
+_TO_MMHG: Final = {"mmHg": 1.0, "kPa": MMHG_PER_KPA}
+
+
+def apply_unit_overrides(fields: JsonDict, units: Mapping[str, str]) -> JsonDict:
+    """Re-read the as-sent values in the unit a device really uses (its flags lie).
+
+    ``units`` maps ``weight``/``temperature``/``pressure`` to the true unit; the SI fields
+    (``weight_kg``, ``temperature_c``, ``*_mmhg``) are recomputed from the as-sent ones.
+    """
+    fixed = dict(fields)
+    weight_unit = units.get("weight")
+    if weight_unit is not None and isinstance(fixed.get("weight"), int | float):
+        fixed["weight_kg"] = fixed["weight"] * _TO_KG[weight_unit]
+        fixed["unit"] = weight_unit
+    temperature_unit = units.get("temperature")
+    if temperature_unit is not None and isinstance(fixed.get("temperature"), int | float):
+        value = fixed["temperature"]
+        fixed["temperature_c"] = value if temperature_unit == "C" else (value - 32) * 5 / 9
+        fixed["unit"] = temperature_unit
+    pressure_unit = units.get("pressure")
+    if pressure_unit is not None:
+        for sent in ("systolic", "diastolic", "mean_arterial_pressure"):
+            if isinstance(fixed.get(sent), int | float):
+                fixed[f"{sent}_mmhg"] = fixed[sent] * _TO_MMHG[pressure_unit]
+        fixed["unit"] = pressure_unit
+    return fixed
 
 
 def measurement_names() -> frozenset[str]:

@@ -101,6 +101,8 @@ class Device:
     mode: Mode = Mode.NOTIFY
     poll_interval_s: float = 300.0
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    #: the unit a device really sends when its flags lie, e.g. {"weight": "jin"}
+    units: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def shared(self) -> bool:
@@ -197,7 +199,7 @@ def _device(raw: object, path: str, station_zone: ZoneInfo) -> Device:
         _bad(path, "expected a table")
     known = {
         "id", "kind", "transport", "resident", "users", "weight_bands",
-        "pairing", "mode", "poll_interval_s", "timezone",
+        "pairing", "mode", "poll_interval_s", "timezone", "units",
     }  # fmt: skip
     _only(raw, known, f"{path}.")
     kind = _string(raw, "kind", f"{path}.kind")
@@ -230,6 +232,7 @@ def _device(raw: object, path: str, station_zone: ZoneInfo) -> Device:
         mode=_choice(Mode, raw.get("mode", "notify"), f"{path}.mode"),
         poll_interval_s=float(interval),
         timezone=_zone(raw["timezone"], f"{path}.timezone") if "timezone" in raw else station_zone,
+        units=_units(raw.get("units", {}), f"{path}.units"),
     )
 
 
@@ -244,6 +247,26 @@ def _users(raw: object, path: str) -> dict[int, str]:
             _bad(f"{path}.{index}", "expected the station's resident id")
         users[int(index)] = resident.strip()
     return users
+
+
+#: Units a device's readings can be overridden to, per quantity.
+UNIT_OVERRIDES: Final = {
+    "weight": ("kg", "lb", "jin"),
+    "temperature": ("C", "F"),
+    "pressure": ("mmHg", "kPa"),
+}
+
+
+def _units(raw: object, path: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        _bad(path, 'expected a table such as { weight = "jin" }')
+    for quantity, unit in raw.items():
+        allowed = UNIT_OVERRIDES.get(quantity)
+        if allowed is None:
+            _bad(f"{path}.{quantity}", f"overridable quantities: {', '.join(UNIT_OVERRIDES)}")
+        if unit not in allowed:
+            _bad(f"{path}.{quantity}", f"{unit!r} is not one of: {', '.join(allowed)}")
+    return dict(raw)
 
 
 def _bands(raw: object, path: str) -> tuple[WeightBand, ...]:

@@ -278,3 +278,20 @@ def test_no_raw_resident_id_reaches_the_outbox(ingest: Ingest) -> None:
     assert b"R0042" not in outcome.message.value
     assert b"R0042" not in (outcome.message.key or b"")
     assert is_pseudonym(outcome.observation.subject_id)
+
+
+def test_unit_override_rereads_a_scale_that_lies_about_its_unit() -> None:
+    """A scale flagged kg that really sends jin is read in jin when the registry says so."""
+    registry = load_registry(
+        '[station]\nid = "st-001"\n[[devices]]\nid = "s1"\nkind = "scale"\n'
+        'transport = "mqtt"\nresident = "R1"\nunits = { weight = "jin" }\n'
+    )
+    ingest = Ingest(registry, SECRET, Topics.with_prefix(""))
+    outcome = ingest.payload(
+        "s1",
+        "weight_measurement",
+        bytes(WeightMeasurement(130.0)),
+        received_at=RECEIVED,
+        source=Source.MQTT,
+    )
+    assert accepted(outcome).values == {"weight_kg": 65.0}

@@ -147,6 +147,8 @@ DEVICE = '[[devices]]\nid = "a"\nkind = "scale"\ntransport = "ble"\nresident = "
             "devices[0].weight_bands[0]",
         ),
         (BASE + DEVICE + DEVICE.replace('"a"', '"A"'), "devices[1].id"),
+        (BASE + DEVICE + 'units = { weight = "stone" }\n', "devices[0].units.weight"),
+        (BASE + DEVICE + 'units = { length = "m" }\n', "devices[0].units.length"),
     ],
 )
 def test_invalid_registry_names_the_key(text: str, key: str) -> None:
