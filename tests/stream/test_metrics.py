@@ -173,7 +173,8 @@ def test_day_record_bp_means_steps_and_morning_weight() -> None:
     mean = home_bp_mean([day])
     assert mean is not None
     assert mean[0] == pytest.approx(406 / 3)
-    assert mean[1:] == (pytest.approx(258 / 3), 3)
+    assert mean[1] == pytest.approx(258 / 3)
+    assert mean[2] == 3
     assert home_bp_mean([DayRecord()]) is None
     assert day_key(morning, OFFSET) == "2026-11-27"
 
