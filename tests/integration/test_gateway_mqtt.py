@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,15 +85,23 @@ def gateway_run(
     return GatewayRun(config, env, prefix, tmp_path / "gateway.log")
 
 
-@pytest.fixture
-def publisher(mqtt: StackSettings) -> Iterator[paho.Client]:
+@contextmanager
+def connected_publisher(mqtt: StackSettings) -> Iterator[paho.Client]:
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
     client.username_pw_set(mqtt.mqtt_username, mqtt.mqtt_password.get_secret_value())
     client.connect(mqtt.mqtt_host, mqtt.mqtt_port)
     client.loop_start()
-    yield client
-    client.disconnect()
-    client.loop_stop()
+    try:
+        yield client
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.fixture
+def publisher(mqtt: StackSettings) -> Iterator[paho.Client]:
+    with connected_publisher(mqtt) as client:
+        yield client
 
 
 def publish(client: paho.Client, topic: str, payload: bytes) -> None:
@@ -229,3 +238,37 @@ async def test_gateway_killed_with_sigkill_loses_no_mqtt_reading(
         restarted.wait(30)
     weights = {o["values"]["weight_kg"] for o in observations}
     assert weights == {60.0 + n / 10 for n in range(30)}, gateway_run.log.read_text()
+
+
+STACK = Path(__file__).resolve().parents[2] / "scripts" / "stack"
+
+
+async def test_gateway_over_tls_rides_out_a_broker_restart(
+    gateway_run: GatewayRun, mqtt: StackSettings, kafka: StackSettings
+) -> None:
+    """Over the TLS listener, readings published before and after a Mosquitto restart arrive."""
+    gateway_run.env["CAREPULSE_MQTT_TLS"] = "true"
+    topic = "carepulse/devices/wifi-scale-1/weight_measurement"
+    gateway = gateway_run.start()
+    try:
+        await wait_for_subscription(gateway_run, kafka)
+        with connected_publisher(mqtt) as publisher:
+            for n in range(5):
+                publish(publisher, topic, weight(n))
+        await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 5, 60)
+        subprocess.run(["bash", str(STACK), "down", "mosquitto"], check=True)
+        subprocess.run(["bash", str(STACK), "up", "mosquitto"], check=True)
+        await asyncio.sleep(3)  # paho's first reconnect attempt is one second after the loss
+        with connected_publisher(mqtt) as publisher:
+            for n in range(5, 10):
+                publish(publisher, topic, weight(n))
+        observations = await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 10, 60)
+    finally:
+        gateway.terminate()
+        gateway.wait(30)
+    log = gateway_run.log.read_text()
+    assert {o["values"]["weight_kg"] for o in observations} == {60.0 + n / 10 for n in range(10)}, (
+        log
+    )
+    assert "lost the broker" in log
+    assert "reconnected" in log
