@@ -32,14 +32,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, Final
 
-from carepulse.errors import ObservationError
-from carepulse.observation import format_time, parse_time
+from carepulse.observation import choice, format_time, invalid, parse_time
 from carepulse.pseudonym import is_pseudonym
 
 ALERT_SCHEMA_VERSION: Final = 1
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class Severity(StrEnum):
@@ -89,20 +87,20 @@ class Alert:
 
     def __post_init__(self) -> None:
         if self.schema != ALERT_SCHEMA_VERSION or isinstance(self.schema, bool):
-            _fail("schema", f"unsupported version {self.schema!r}")
+            invalid("schema", f"unsupported version {self.schema!r}")
         if not is_pseudonym(self.subject_id):
-            _fail("subject_id", "expected a pseudonym; alerts never carry raw resident ids")
+            invalid("subject_id", "expected a pseudonym; alerts never carry raw resident ids")
         for name in ("alert_id", "station_id", "rule_id", "reason", "source"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
-                _fail(name, "missing or empty")
-        object.__setattr__(self, "severity", _enum(Severity, self.severity, "severity"))
-        object.__setattr__(self, "category", _enum(Category, self.category, "category"))
-        object.__setattr__(self, "status", _enum(Status, self.status, "status"))
+                invalid(name, "missing or empty")
+        object.__setattr__(self, "severity", choice(Severity, self.severity, "severity"))
+        object.__setattr__(self, "category", choice(Category, self.category, "category"))
+        object.__setattr__(self, "status", choice(Status, self.status, "status"))
         if not isinstance(self.raised_at, datetime) or self.raised_at.tzinfo is None:
-            _fail("raised_at", "expected a timezone-aware datetime")
+            invalid("raised_at", "expected a timezone-aware datetime")
         if not isinstance(self.evidence, Mapping):
-            _fail("evidence", "expected an object")
+            invalid("evidence", "expected an object")
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-ready form."""
@@ -131,15 +129,15 @@ class Alert:
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            _fail("(root)", f"not valid JSON: {exc}")
+            invalid("(root)", f"not valid JSON: {exc}")
         if not isinstance(data, dict):
-            _fail("(root)", "expected a JSON object")
+            invalid("(root)", "expected a JSON object")
         missing = [k for k in _FIELDS if k not in data]
         if missing:
-            _fail(missing[0], "missing")
+            invalid(missing[0], "missing")
         unknown = sorted(set(data) - set(_FIELDS) - {"schema"})
         if unknown:
-            _fail(unknown[0], "unknown field for schema 1")
+            invalid(unknown[0], "unknown field for schema 1")
         return cls(
             alert_id=data["alert_id"],
             station_id=data["station_id"],
@@ -175,13 +173,3 @@ def alert_id_for(station_id: str, subject_id: str, rule_id: str, episode: str) -
     """Deterministic id: the same rule, resident and episode (e.g. window start) give one id."""
     canonical = json.dumps([station_id, subject_id, rule_id, episode], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
-
-
-def _fail(name: str, message: str) -> NoReturn:
-    raise ObservationError(name, message)
-
-
-def _enum(enum: type[_E], value: object, name: str) -> _E:
-    if isinstance(value, str) and value in {m.value for m in enum}:
-        return enum(value)
-    _fail(name, f"{value!r} is not one of: {', '.join(m.value for m in enum)}")

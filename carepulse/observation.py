@@ -91,23 +91,23 @@ class Observation:
     def __post_init__(self) -> None:
         _check_schema(self.schema)
         if not isinstance(self.observation_id, str) or not _ID.fullmatch(self.observation_id):
-            _fail("observation_id", "expected 32 lowercase hex characters (observation_id_for)")
+            invalid("observation_id", "expected 32 lowercase hex characters (observation_id_for)")
         if not isinstance(self.station_id, str) or not _STATION.fullmatch(self.station_id):
-            _fail("station_id", "expected 1-64 characters of letters, digits, '_', '.', '-'")
+            invalid("station_id", "expected 1-64 characters of letters, digits, '_', '.', '-'")
         if not isinstance(self.subject_id, str) or not is_pseudonym(self.subject_id):
-            _fail(
+            invalid(
                 "subject_id",
                 "expected a pseudonym (32 lowercase hex, carepulse.pseudonym.pseudonymise); "
                 "raw resident ids must never reach the wire",
             )
         if not isinstance(self.device_id, str) or not self.device_id.isprintable():
-            _fail("device_id", "expected a printable string")
+            invalid("device_id", "expected a printable string")
         if not 0 < len(self.device_id) <= _MAX_DEVICE_ID:
-            _fail("device_id", f"expected 1-{_MAX_DEVICE_ID} characters")
+            invalid("device_id", f"expected 1-{_MAX_DEVICE_ID} characters")
         if not isinstance(self.device_kind, str) or not _NAME.fullmatch(self.device_kind):
-            _fail("device_kind", "expected a snake_case name such as 'bp_meter'")
-        object.__setattr__(self, "kind", _enum(Kind, self.kind, "kind"))
-        object.__setattr__(self, "source", _enum(Source, self.source, "source"))
+            invalid("device_kind", "expected a snake_case name such as 'bp_meter'")
+        object.__setattr__(self, "kind", choice(Kind, self.kind, "kind"))
+        object.__setattr__(self, "source", choice(Source, self.source, "source"))
         object.__setattr__(self, "values", _check_values(self.values))
         object.__setattr__(self, "flags", _check_flags(self.flags))
         object.__setattr__(self, "measured_at", _utc(self.measured_at, "measured_at"))
@@ -129,7 +129,7 @@ class Observation:
         flags: Mapping[str, Flag] | None = None,
     ) -> Observation:
         """Build an observation whose id is derived from the measurement itself."""
-        checked_kind = _enum(Kind, kind, "kind")
+        checked_kind = choice(Kind, kind, "kind")
         checked_values = _check_values(values)
         measured = _utc(measured_at, "measured_at")
         return cls(
@@ -142,7 +142,7 @@ class Observation:
             values=checked_values,
             measured_at=measured,
             received_at=received_at,
-            source=_enum(Source, source, "source"),
+            source=choice(Source, source, "source"),
             flags=dict(flags or {}),
         )
 
@@ -171,15 +171,15 @@ class Observation:
     def from_dict(cls, data: Mapping[str, Any]) -> Observation:
         """Validate a decoded JSON object; errors name the offending field."""
         if not isinstance(data, Mapping):
-            _fail("(root)", f"expected a JSON object, got {type(data).__name__}")
+            invalid("(root)", f"expected a JSON object, got {type(data).__name__}")
         _check_schema(data.get("schema"))
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(data) - known)
         if unknown:
-            _fail(unknown[0], "unknown field for schema 1")
+            invalid(unknown[0], "unknown field for schema 1")
         missing = [f for f in _REQUIRED if f not in data]
         if missing:
-            _fail(missing[0], "missing")
+            invalid(missing[0], "missing")
         observation = cls(
             observation_id=data["observation_id"],
             station_id=data["station_id"],
@@ -201,7 +201,7 @@ class Observation:
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            _fail("(root)", f"not valid JSON: {exc}")
+            invalid("(root)", f"not valid JSON: {exc}")
         return cls.from_dict(data)
 
 
@@ -257,49 +257,51 @@ def format_time(moment: datetime) -> str:
 def parse_time(value: object, field_name: str) -> datetime:
     """Parse an ISO 8601 timestamp that carries a UTC offset (``Z`` or ``+08:00``)."""
     if not isinstance(value, str):
-        _fail(field_name, f"expected an ISO 8601 string, got {type(value).__name__}")
+        invalid(field_name, f"expected an ISO 8601 string, got {type(value).__name__}")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        _fail(field_name, f"{value!r} is not an ISO 8601 timestamp")
+        invalid(field_name, f"{value!r} is not an ISO 8601 timestamp")
     return _utc(parsed, field_name)
 
 
-def _fail(field_name: str, message: str) -> NoReturn:
+def invalid(field_name: str, message: str) -> NoReturn:
+    """Raise ``ObservationError`` for ``field_name`` (shared by the wire models)."""
     raise ObservationError(field_name, message)
 
 
 def _check_schema(schema: object) -> None:
     if schema != SCHEMA_VERSION or isinstance(schema, bool):
-        _fail("schema", f"unsupported version {schema!r}; this reader knows {SCHEMA_VERSION}")
+        invalid("schema", f"unsupported version {schema!r}; this reader knows {SCHEMA_VERSION}")
 
 
-def _enum(enum: type[_E], value: object, field_name: str) -> _E:
+def choice(enum: type[_E], value: object, field_name: str) -> _E:
+    """``enum(value)`` for a string member value, else ``ObservationError`` naming the field."""
     try:
         if isinstance(value, str):
             return enum(value)
     except ValueError:
         pass
     choices = ", ".join(m.value for m in enum)
-    _fail(field_name, f"{value!r} is not one of: {choices}")
+    invalid(field_name, f"{value!r} is not one of: {choices}")
 
 
 def _utc(moment: object, field_name: str) -> datetime:
     if not isinstance(moment, datetime):
-        _fail(field_name, f"expected a datetime, got {type(moment).__name__}")
+        invalid(field_name, f"expected a datetime, got {type(moment).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:
-        _fail(field_name, "timestamp has no UTC offset; a naive time is ambiguous")
+        invalid(field_name, "timestamp has no UTC offset; a naive time is ambiguous")
     return moment.astimezone(UTC)
 
 
 def _check_values(values: object) -> dict[str, Value]:
     if not isinstance(values, Mapping) or not values:
-        _fail("values", "expected a non-empty object of named values")
+        invalid("values", "expected a non-empty object of named values")
     checked: dict[str, Value] = {}
     for name, value in values.items():
         path = f"values.{name}"
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            _fail(path, "value names are snake_case with their unit, e.g. 'weight_kg'")
+            invalid(path, "value names are snake_case with their unit, e.g. 'weight_kg'")
         checked[name] = _check_value(value, path)
     return checked
 
@@ -309,37 +311,37 @@ def _check_value(value: object, path: str) -> Value:
         return value
     if isinstance(value, int | float):
         if not math.isfinite(value):
-            _fail(path, "NaN and infinities are not numbers; send null for 'no value'")
+            invalid(path, "NaN and infinities are not numbers; send null for 'no value'")
         return value
     if isinstance(value, str):
         if len(value) > _MAX_STRING_VALUE:
-            _fail(path, f"strings are labels of at most {_MAX_STRING_VALUE} characters")
+            invalid(path, f"strings are labels of at most {_MAX_STRING_VALUE} characters")
         return value
     if isinstance(value, list | tuple):
         if len(value) > _MAX_SERIES:
-            _fail(path, f"a series holds at most {_MAX_SERIES} numbers")
+            invalid(path, f"a series holds at most {_MAX_SERIES} numbers")
         series: list[float] = []
         for index, item in enumerate(value):
             if isinstance(item, bool) or not isinstance(item, int | float):
-                _fail(f"{path}[{index}]", "series hold numbers only")
+                invalid(f"{path}[{index}]", "series hold numbers only")
             if not math.isfinite(item):
-                _fail(f"{path}[{index}]", "NaN and infinities are not numbers")
+                invalid(f"{path}[{index}]", "NaN and infinities are not numbers")
             series.append(item)
         return tuple(series)
-    _fail(path, f"unsupported value type {type(value).__name__}")
+    invalid(path, f"unsupported value type {type(value).__name__}")
 
 
 def _check_flags(flags: object) -> dict[str, Flag]:
     if not isinstance(flags, Mapping):
-        _fail("flags", "expected an object")
+        invalid("flags", "expected an object")
     checked: dict[str, Flag] = {}
     for name, value in flags.items():
         path = f"flags.{name}"
         if not isinstance(name, str) or not _NAME.fullmatch(name):
-            _fail(path, "flag names are snake_case")
+            invalid(path, "flag names are snake_case")
         if value is not None and not isinstance(value, bool | int | str):
-            _fail(path, "flags are booleans, integers, short strings or null")
+            invalid(path, "flags are booleans, integers, short strings or null")
         if isinstance(value, str) and len(value) > _MAX_STRING_VALUE:
-            _fail(path, f"strings are labels of at most {_MAX_STRING_VALUE} characters")
+            invalid(path, f"strings are labels of at most {_MAX_STRING_VALUE} characters")
         checked[name] = value
     return checked
