@@ -12,6 +12,7 @@ never only in the message)::
         ├── Forbidden(AlertsError, PermissionError)       role or station does not allow it
         ├── Conflict(AlertsError, ValueError)             unique name taken, stale version (.what)
         ├── ImportProblem(AlertsError, ValueError)        a residents file has a bad row (.line)
+        ├── AppendOnlyError(AlertsError, RuntimeError)    history or audit row changed
         └── RemoteAlertError(AlertsError, ValueError)     a Kafka message is not a valid alert
                                                           (.partition, .offset; cause: wire error)
 """
@@ -48,7 +49,7 @@ class SilenceRefused(AlertsError, ValueError):
 class NotFound(AlertsError, LookupError):
     """No ``what`` with ``key`` exists (or the user may not know that it does)."""
 
-    def __init__(self, what: str, key: object) -> None:
+    def __init__(self, *, what: str, key: object) -> None:
         super().__init__(f"no {what} {key!r}")
         self.what = what
         self.key = key
@@ -61,7 +62,7 @@ class Forbidden(AlertsError, PermissionError):
 class Conflict(AlertsError, ValueError):
     """The request clashes with stored state (a taken username, a case changed meanwhile)."""
 
-    def __init__(self, what: str, message: str) -> None:
+    def __init__(self, message: str, *, what: str) -> None:
         super().__init__(message)
         self.what = what
 
@@ -72,6 +73,14 @@ class ImportProblem(AlertsError, ValueError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}" if line else message)
         self.line = line
+
+
+class AppendOnlyError(AlertsError, RuntimeError):
+    """Case history and the audit log are append-only; ``table`` names the one touched."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"{table} is append-only: add a new row instead of changing or deleting")
+        self.table = table
 
 
 class RemoteAlertError(AlertsError, ValueError):

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from alerts.lifecycle import Case, CaseState, Fire, Outcome, open_case
-from carepulse.alert import Category, Severity
+from carepulse.alert import Alert, Category, Severity, Status, alert_id_for
 
 T0 = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 SUBJECT = "9b2e" * 8
@@ -33,3 +33,57 @@ def make_case(
         defaults.update(outcome=Outcome.REACHED, closed_at=T0)
     defaults.update(changes)
     return dataclasses.replace(case, **defaults)  # type: ignore[arg-type]
+
+
+class Clock:
+    """A settable clock for the store (call it for now; ``advance`` moves it)."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def alert(
+    rule_id: str = "bp.urgent_referral",
+    *,
+    subject_id: str = SUBJECT,
+    station_id: str = "st-001",
+    severity: Severity = Severity.URGENT,
+    category: Category = Category.CLINICAL,
+    status: Status = Status.FIRING,
+    episode: str = "e1",
+    at: datetime = T0,
+    reason: str = "Blood pressure 182/112 mmHg is at or above 180/110.",
+    measured_at: datetime | None = None,
+) -> Alert:
+    """An alert as the stream sends it (deterministic id from rule, resident and episode)."""
+    stamp = (measured_at or at).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Alert(
+        alert_id=alert_id_for(station_id, subject_id, rule_id, episode),
+        station_id=station_id,
+        subject_id=subject_id,
+        rule_id=rule_id,
+        severity=severity,
+        category=category,
+        status=status,
+        reason=reason,
+        source="BPHS 3rd edition, hypertension spec",
+        raised_at=at,
+        evidence={
+            "readings": [
+                {
+                    "observation_id": f"obs-{episode}",
+                    "kind": "blood_pressure",
+                    "measured_at": stamp,
+                    "values": {"systolic_mmhg": 182.0, "diastolic_mmhg": 112.0},
+                }
+            ],
+            "window": {"start": stamp, "end": stamp},
+        },
+    )
