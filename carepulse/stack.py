@@ -16,7 +16,7 @@ import click
 
 from carepulse.errors import StackError
 
-SERVICES = ("mosquitto", "kafka", "influxdb")
+SERVICES = ("mosquitto", "kafka", "influxdb", "postgres")
 
 
 def stack_script() -> Path:
@@ -54,7 +54,7 @@ service_argument = click.argument("services", nargs=-1, type=click.Choice(SERVIC
 
 @click.group()
 def stack() -> None:
-    """Run the local stack: Mosquitto, Kafka (KRaft) and InfluxDB on 127.0.0.1.
+    """Run the local stack: Mosquitto, Kafka (KRaft), InfluxDB and PostgreSQL on 127.0.0.1.
 
     Downloads and builds are cached in ~/.cache/carepulse; data, logs and generated
     credentials live in ~/.local/state/carepulse (CAREPULSE_CACHE_DIR and
