@@ -6,9 +6,9 @@ Three figures from one run, each on the same generated heart-rate and blood-pres
 payloads (a registered band and BP meter; every payload distinct):
 
 * ``ingest``: the pure decision alone (decode, map, assign, pseudonymise, build the message);
-* ``outbox_single``: ingest plus one durable outbox commit per reading (``synchronous=FULL``),
-  which is what a BLE notification costs;
-* ``outbox_batched``: ingest plus commits of 100 readings at a time;
+* ``outbox_single``: one durable outbox commit per ready message (``synchronous=FULL``),
+  which is what a BLE notification costs on top of the ingest;
+* ``outbox_batched``: commits of 100 ready messages at a time;
 * ``uplink``: draining the outbox to the local stack's Kafka (acks=all, idempotent).
 
 The uplink figure needs the local stack (``make stack-up``); the others need nothing.
