@@ -22,7 +22,9 @@ COMMANDS: dict[str, str] = {
     "assess": "stream.assess_cli:assess",
     "decode": "edge.decode_cli:decode",
     "gateway": "edge.gateway_cli:gateway",
+    "report": "storage.cli:report",
     "stack": "carepulse.stack:stack",
+    "storage": "storage.cli:storage",
     "version": "carepulse.cli:version",
 }
 

@@ -1,0 +1,134 @@
+"""``carepulse storage init|status`` and ``carepulse report resident|station``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from storage.config import StorageSettings
+from storage.errors import StorageError
+
+T = TypeVar("T")
+
+
+def _settings() -> StorageSettings:
+    return StorageSettings.load()
+
+
+def _run(work: Callable[[StorageSettings], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work`` with the settings; a storage error becomes a one-line message, exit 1."""
+    settings = _settings()
+    try:
+        return asyncio.run(work(settings))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def storage() -> None:
+    """InfluxDB buckets, retention and downsampling."""
+
+
+@storage.command()
+def init() -> None:
+    """Create the buckets with retention and the downsampling task (idempotent)."""
+    for line in _run(run_init):
+        click.echo(line)
+
+
+@storage.command()
+def status() -> None:
+    """Show the buckets' retention and the downsampling task."""
+    for line in _run(run_status):
+        click.echo(line)
+
+
+async def run_init(settings: StorageSettings) -> list[str]:
+    """What ``storage init`` does."""
+    from storage.setup import StorageSetup
+    from storage.writer import open_client
+
+    async with open_client(settings) as client:
+        return await StorageSetup(client, settings).run()
+
+
+async def run_status(settings: StorageSettings) -> list[str]:
+    """What ``storage status`` does."""
+    from storage.setup import StorageSetup
+    from storage.writer import open_client
+
+    async with open_client(settings) as client:
+        return await StorageSetup(client, settings).status()
+
+
+@click.group()
+def report() -> None:
+    """Health reports as HTML files with embedded figures."""
+
+
+_days = click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650))
+_output = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout."
+)
+
+
+@report.command()
+@click.argument("subject")
+@_days
+@_output
+def resident(subject: str, days: int, output: Path | None) -> None:
+    """A resident's report; SUBJECT is the resident's pseudonym (32 hex characters).
+
+    Storage only knows pseudonyms; the alert service will look residents up by name.
+    """
+
+    async def work(settings: StorageSettings) -> str:
+        from storage.queries import StorageQueries
+        from storage.report import resident_report
+        from storage.writer import open_client
+
+        async with open_client(settings) as client:
+            return await resident_report(StorageQueries(client, settings), subject.lower(), days)
+
+    _emit(_run(work), output)
+
+
+@report.command()
+@click.option("--station", default=None, help="Station id (default: the only one with data).")
+@click.option("--enrolled", type=click.IntRange(1), default=None, help="Residents registered.")
+@_days
+@_output
+def station(station: str | None, enrolled: int | None, days: int, output: Path | None) -> None:
+    """A station's evaluation report: coverage, participation, behaviour change, alerts."""
+
+    async def work(settings: StorageSettings) -> str:
+        from storage.queries import StorageQueries
+        from storage.report import station_report
+        from storage.writer import open_client
+
+        async with open_client(settings) as client:
+            queries = StorageQueries(client, settings)
+            chosen = station
+            if chosen is None:
+                found = await queries.stations(days, stop=datetime.now(UTC))
+                if len(found) != 1:
+                    listed = ", ".join(found) or "none"
+                    msg = f"pass --station; stations with readings in {days} days: {listed}"
+                    raise click.UsageError(msg)
+                chosen = found[0]
+            return await station_report(queries, chosen, days, enrolled=enrolled)
+
+    _emit(_run(work), output)
+
+
+def _emit(html: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(html)
+    else:
+        output.write_text(html, encoding="utf-8")
+        click.echo(f"wrote {output} ({len(html) // 1024} KiB)", err=True)
