@@ -728,6 +728,14 @@ class CaseStore:
             row = s.get(UserRow, user_id)
             return _viewer(row) if row is not None and row.active else None
 
+    def user(self, user_id: int) -> UserInfo:
+        """One user by id (raises NotFound)."""
+        with self.session() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFound(what="user", key=user_id)
+            return _user_info(row)
+
     def users(self, viewer: Viewer, *, station_id: str | None = None) -> list[UserInfo]:
         """Users the viewer may list: admins all; others the colleagues they can hand cases to."""
         with self.session() as s:

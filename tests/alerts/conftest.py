@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,16 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from alerts.store import CaseStore
+
+with warnings.catch_warnings():
+    # Starlette 1.x wants the httpx2 fork for its TestClient and warns once, at import, when it
+    # finds httpx (the client this project locks). Import it here, quietly, before any test module.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Using `httpx` with `starlette.testclient` is deprecated",
+        category=Warning,
+    )
+    import starlette.testclient  # noqa: F401
 from carepulse.settings import CarepulseSettings, stack_env_file
 from tests.alerts.factories import Clock
 
