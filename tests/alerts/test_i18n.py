@@ -47,7 +47,10 @@ def test_every_key_used_in_a_template_exists() -> None:
     for path in TEMPLATES.glob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*["']([\w.\-]+)["']""", path.read_text()))
     assert used, "no template uses t()"
-    assert sorted(used - set(MESSAGES)) == []
+    # t('severity.' ~ value) builds keys from a prefix; the enum test above covers the values.
+    prefixes = {k for k in used if k.endswith(".")}
+    assert [p for p in prefixes if not any(m.startswith(p) for m in MESSAGES)] == []
+    assert sorted(used - prefixes - set(MESSAGES)) == []
 
 
 def test_translate_formats_and_falls_back() -> None:
