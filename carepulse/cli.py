@@ -19,6 +19,7 @@ from carepulse.log import setup_logging
 
 #: subcommand -> "module:attribute" of its click command.
 COMMANDS: dict[str, str] = {
+    "alerts": "alerts.cli:alerts",
     "assess": "stream.assess_cli:assess",
     "decode": "edge.decode_cli:decode",
     "gateway": "edge.gateway_cli:gateway",
