@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -33,8 +33,19 @@ def data_uri(image: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(image).decode("ascii")
 
 
-def trend_figure(title: str, readings: Sequence[Sample], means: Sequence[Sample]) -> Figure:
-    """Readings as dots, window means as a line, the guideline band shaded, per field."""
+def trend_figure(
+    title: str,
+    readings: Sequence[Sample],
+    means: Sequence[Sample],
+    *,
+    zone: tzinfo = UTC,
+    mean_offset: timedelta = timedelta(hours=12),
+) -> Figure:
+    """Readings as dots, window means as a line, the guideline band shaded, per field.
+
+    The axis shows local time in ``zone``; each mean is drawn at its window's start plus
+    ``mean_offset`` (mid-day for daily windows), so it sits among the readings it averages.
+    """
     figure = Figure(figsize=(8, 3.4))
     axes = figure.add_subplot()
     fields = sorted({s.field for s in readings} | {s.field for s in means})
@@ -59,7 +70,7 @@ def trend_figure(title: str, readings: Sequence[Sample], means: Sequence[Sample]
             markersize=3,
         )
         axes.plot(
-            _num([s.time for s in line]),
+            _num([s.time + mean_offset for s in line]),
             [s.value for s in line],
             "-",
             color=colour,
@@ -69,7 +80,7 @@ def trend_figure(title: str, readings: Sequence[Sample], means: Sequence[Sample]
     units = sorted({unit_of(f) for f in fields} - {""})
     axes.set_ylabel(", ".join(units))
     axes.set_title(title)
-    _dates(axes)
+    _dates(axes, zone)
     axes.grid(alpha=0.3)
     if fields:
         axes.legend(fontsize="small", loc="best")
@@ -115,8 +126,8 @@ def _num(times: Sequence[datetime]) -> Any:
     return date2num(times)  # type: ignore[no-untyped-call]  # untyped in matplotlib
 
 
-def _dates(axes: Axes) -> None:
-    locator = AutoDateLocator()  # type: ignore[no-untyped-call]  # untyped in matplotlib
+def _dates(axes: Axes, zone: tzinfo = UTC) -> None:
+    locator = AutoDateLocator(tz=zone)  # type: ignore[no-untyped-call]  # untyped in matplotlib
     axes.xaxis.set_major_locator(locator)
-    formatter = ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]  # untyped
+    formatter = ConciseDateFormatter(locator, tz=zone)  # type: ignore[no-untyped-call]  # untyped
     axes.xaxis.set_major_formatter(formatter)

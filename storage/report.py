@@ -142,7 +142,9 @@ async def resident_report(
             plotted, plotted_means = readings, means
         summaries = summarise(readings)
         title = KIND_TITLES.get(kind, kind.value)
-        figure = trend_figure(f"{title}, last {days} days", plotted, plotted_means)
+        figure = trend_figure(
+            f"{title}, last {days} days", plotted, plotted_means, zone=queries.zone
+        )
         sections.append(
             Section(
                 title=title,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from carepulse.alert import Alert, alert_id_for
@@ -133,8 +133,8 @@ def simulate_station(
     return station
 
 
-def _local(day: object, hour: int, rng: random.Random) -> datetime:
-    local = datetime.combine(day, datetime.min.time(), tzinfo=ZONE)  # type: ignore[call-overload]
+def _local(day: date, hour: int, rng: random.Random) -> datetime:
+    local = datetime.combine(day, datetime.min.time(), tzinfo=ZONE)
     return (
         local + timedelta(hours=hour, minutes=rng.randrange(50), seconds=rng.randrange(60))
     ).astimezone(UTC)

@@ -69,7 +69,8 @@ def test_resent_observation_has_the_same_identity() -> None:
     """A re-sent observation (later received_at) gives the same key and line: an upsert."""
     first = to_point(bp())
     again = to_point(bp(received_at=AT + timedelta(minutes=5)))
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert first.key() == again.key()
     assert first.to_line() == again.to_line()
 

@@ -160,7 +160,8 @@ async def test_stop_errors_keep_the_points_and_say_what_to_fix(
         await w.put(LINES[10:11])
     assert w.metrics().buffer_depth == 10
     assert w.metrics().failed == 0
-    assert w.error is not None and w.error.status == status
+    assert w.error is not None
+    assert w.error.status == status
     await w.aclose()
 
 
