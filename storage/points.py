@@ -56,6 +56,7 @@ _MS: Final = timedelta(milliseconds=1)
 _WINDOW_LABEL = re.compile(r"[1-9][0-9]{0,3}(s|m|h|d|w)")
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
 _MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+_UNSAFE = re.compile(r"[ ,=]")
 
 Tags = tuple[tuple[str, str], ...]
 Fields = tuple[tuple[str, float], ...]
@@ -76,10 +77,16 @@ class LinePoint:
 
     def to_line(self) -> str:
         """The point in line protocol (precision ``ms``)."""
-        esc = _TAG_ESCAPES
-        tags = "".join(f",{k.translate(esc)}={v.translate(esc)}" for k, v in self.tags)
-        fields = ",".join(f"{k.translate(_TAG_ESCAPES)}={v!r}" for k, v in self.fields)
-        return f"{self.measurement.translate(_MEASUREMENT_ESCAPES)}{tags} {fields} {self.time_ms}"
+        tags = ",".join(f"{_escape(k)}={_escape(v)}" for k, v in self.tags)
+        fields = ",".join(f"{_escape(k)}={v!r}" for k, v in self.fields)
+        measurement = self.measurement
+        if _UNSAFE.search(measurement):
+            measurement = measurement.translate(_MEASUREMENT_ESCAPES)
+        return (
+            f"{measurement},{tags} {fields} {self.time_ms}"
+            if tags
+            else (f"{measurement} {fields} {self.time_ms}")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +205,11 @@ def alert_to_point(alert: Alert) -> LinePoint:
 def to_lines(points: Sequence[LinePoint]) -> str:
     """Line protocol of several points, one per line."""
     return "\n".join(p.to_line() for p in points)
+
+
+def _escape(name: str) -> str:
+    # Our names and tag values rarely need escaping; translate() only when they do.
+    return name.translate(_TAG_ESCAPES) if _UNSAFE.search(name) else name
 
 
 def _fail(field_name: str, reason: str) -> NoReturn:
