@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "decode": "edge.decode_cli:decode",
     "gateway": "edge.gateway_cli:gateway",
     "report": "storage.cli:report",
+    "simulate": "simulators.cli:simulate",
     "stack": "carepulse.stack:stack",
     "storage": "storage.cli:storage",
     "version": "carepulse.cli:version",

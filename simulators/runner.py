@@ -1,0 +1,324 @@
+"""Run a planned scenario in (accelerated) real time: virtual BLE devices, MQTT devices, gateway.
+
+:func:`run_scenario` starts every BLE device of the plan on one :class:`VirtualAir`,
+optionally the real gateway in the same process (``run_gateway`` with a Bumble
+``BleBackend``, MQTT on the stack's Mosquitto, uplink to the stack's Kafka), connects the
+MQTT devices to Mosquitto, and then performs each :class:`~simulators.scenario.Action`
+when its time comes.
+
+**Time.** Simulated time runs ``speed`` times faster than the wall clock and is anchored
+so that the simulated period *ends* when the run ends: ``sim(wall) = sim_start + (wall -
+wall_start) * speed`` with ``sim_start`` chosen (at local midnight, see
+:func:`anchor_start`) so that ``sim_start + period <= wall_end``. Simulated time is never
+ahead of the gateway's clock, so no time-stamped reading looks "in the future" (the
+gateway distrusts stamps more than 5 minutes ahead), and a resident who stops checking in
+near the end is really silent when the run ends. Devices whose characteristic carries a
+time stamp (BP, weight, SpO2 spot check, temperature, glucose, Xiaomi scales) send the
+simulated measurement time with their reading (stored records carry their own
+time stamps); live notifications without one (heart rate 0x2A37, the band broadcast)
+are stamped by the gateway on arrival, so under acceleration they land on the wall
+clock, compressed by ``speed``. The truth file gives their expected arrival windows.
+Device clocks are not writable by the gateway in simulations (``clock_writable=False``):
+a Current Time write would otherwise move the device clock from simulated to wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+
+from carepulse.observation import Source, format_time
+from edge.config import GatewaySettings
+from edge.decoders import GlucoseMeasurement, MiScale
+from edge.gateway import BleBackend, run_gateway
+from simulators.ble import (
+    BloodPressureMonitor,
+    Faults,
+    GlucoseMeter,
+    HeartRateBand,
+    MiScaleAdvertiser,
+    PulseOximeter,
+    Thermometer,
+    VirtualAir,
+    VirtualDevice,
+    VirtualPeripheral,
+    WeightScale,
+)
+from simulators.bleak_bumble import BumbleBackend
+from simulators.mqtt_devices import BrokerSettings, MqttPublisher
+from simulators.scenario import PROXY_BASE, Action, DeviceKind, Link, Op, Plan, Scenario
+
+logger = logging.getLogger(__name__)
+
+
+def anchor_start(scenario: Scenario, days: float, speed: float, now: datetime) -> datetime:
+    """The simulated start: local midnight such that the period ends by the run's end."""
+    period = timedelta(days=days)
+    latest = now + period / speed - period
+    local = latest.astimezone(scenario.station.timezone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run sent."""
+
+    scenario: str
+    seed: int
+    speed: float
+    start: datetime
+    end: datetime
+    actions: int = 0
+    sent: Counter[str] = field(default_factory=Counter)
+    by_link: Counter[str] = field(default_factory=Counter)
+    undelivered: int = 0
+    max_lag_s: float = 0.0
+    wall_s: float = 0.0
+    gateway: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "speed": self.speed,
+            "simulated": {"start": format_time(self.start), "end": format_time(self.end)},
+            "actions": self.actions,
+            "readings_sent": sum(self.sent.values()),
+            "sent": dict(sorted(self.sent.items())),
+            "by_link": dict(sorted(self.by_link.items())),
+            "undelivered_ble": self.undelivered,
+            "max_lag_s": round(self.max_lag_s, 3),
+            "wall_s": round(self.wall_s, 3),
+            "gateway_in_process": self.gateway,
+        }
+
+
+_GATT = {
+    DeviceKind.HR_BAND: HeartRateBand,
+    DeviceKind.BP_METER: BloodPressureMonitor,
+    DeviceKind.SCALE: WeightScale,
+    DeviceKind.OXIMETER: PulseOximeter,
+    DeviceKind.THERMOMETER: Thermometer,
+    DeviceKind.GLUCOSE_METER: GlucoseMeter,
+}
+
+
+@contextlib.asynccontextmanager
+async def ble_devices(plan: Plan, air: VirtualAir) -> AsyncIterator[dict[str, VirtualDevice]]:
+    """Every BLE and advert device of the plan, running on ``air``."""
+    devices: dict[str, VirtualDevice] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        for resident in plan.scenario.residents:
+            for spec in resident.devices:
+                name = f"{spec.kind.value} {resident.id}"
+                device: VirtualDevice
+                if spec.link is Link.BLE:
+                    device = _GATT[spec.kind](
+                        air, name=name[:20], address=spec.id, clock_writable=False
+                    )
+                elif spec.link is Link.ADVERT:
+                    device = MiScaleAdvertiser(air, address=spec.id)
+                else:
+                    continue
+                devices[spec.id] = await stack.enter_async_context(device)
+        yield devices
+
+
+def bumble_backend(air: VirtualAir) -> BleBackend:
+    """The gateway's BLE backend on the virtual air (MTU 247 for RR-interval bursts)."""
+    bumble = BumbleBackend(air, mtu=247)
+    return BleBackend(
+        scanner_factory=lambda callback: BleakScanner(callback, backend=bumble.scanner_class),
+        client_factory=lambda device, gone: BleakClient(
+            device, disconnected_callback=gone, backend=bumble.client_class
+        ),
+        source=Source.SIM,
+    )
+
+
+async def start_gateway(
+    plan: Plan, air: VirtualAir, settings: GatewaySettings, state_dir: Path
+) -> asyncio.Task[None]:
+    """The real gateway, in this process, for the plan's registry; returns its task."""
+    config = state_dir / "station.toml"
+    config.write_text(plan.registry_toml(), encoding="utf-8")
+    return asyncio.create_task(run_gateway(settings, config, ble=bumble_backend(air)))
+
+
+def gateway_settings(
+    plan: Plan, state_dir: Path, *, topic_prefix: str = "", **overrides: Any
+) -> GatewaySettings:
+    """Gateway settings for a simulation: the scenario's secret, a budget for every device."""
+    ble = sum(d.link is Link.BLE for r in plan.scenario.residents for d in r.devices)
+    mqtt = any(
+        d.link in (Link.MQTT, Link.PROXY) for r in plan.scenario.residents for d in r.devices
+    )
+    values: dict[str, Any] = {
+        "topic_prefix": topic_prefix,
+        "station_secret": plan.scenario.station.secret,
+        "gateway_state_dir": state_dir / "gateway",
+        "mqtt_enabled": mqtt,
+        "mqtt_proxy_base": PROXY_BASE,
+        "mqtt_client_id": f"carepulse-sim-{plan.scenario.station.id}-{int(time.time())}",
+        "ble_connection_budget": max(ble, 1),
+        "heartbeat_interval_s": 5.0,
+    }
+    values.update(overrides)
+    return GatewaySettings.load(**values)
+
+
+async def wait_connected(devices: dict[str, VirtualDevice], timeout_s: float) -> int:
+    """Wait until every GATT device has a central; returns how many did."""
+    gatt = [d for d in devices.values() if isinstance(d, VirtualPeripheral)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline and not all(d.connected for d in gatt):
+        await asyncio.sleep(0.05)
+    return sum(d.connected for d in gatt)
+
+
+async def perform(
+    action: Action,
+    devices: dict[str, VirtualDevice],
+    publisher: MqttPublisher | None,
+    summary: RunSummary,
+) -> None:
+    """Carry out one action on its device."""
+    device = devices.get(action.device_id)
+    if action.op is not Op.SEND:
+        if isinstance(device, VirtualPeripheral):
+            if action.op is Op.BATTERY and action.battery is not None:
+                await device.set_battery(action.battery)
+                await device.drop_connections()  # the gateway reads the level on reconnect
+            elif action.op is Op.SILENT:
+                await device.set_faults(Faults(silent=True))
+            elif action.op is Op.WAKE:
+                await device.set_faults(Faults())
+                await device.set_battery(action.battery or 100)
+        return
+    summary.sent[f"{action.resident}/{action.observation_kind}"] += action.copies
+    summary.by_link[action.link.value] += action.copies
+    if action.topic is not None:
+        if publisher is None:
+            summary.undelivered += action.copies
+            return
+        for _ in range(action.copies):
+            await publisher.publish(action.topic, action.payload)
+        return
+    if device is None:
+        summary.undelivered += action.copies
+        return
+    faults = Faults(malformed=action.malformed, duplicate=action.copies > 1)
+    if faults != device.faults:
+        await device.set_faults(faults)
+    reached = await _send(device, action)
+    for _ in range(action.copies - 2):
+        if isinstance(device, VirtualPeripheral):
+            await device.resend_last()
+    if faults != Faults():
+        await device.set_faults(Faults())
+    if not reached:
+        summary.undelivered += action.copies
+
+
+async def _send(device: VirtualDevice, action: Action) -> bool:
+    m = action.measurement
+    if isinstance(device, HeartRateBand) and m is not None and m.NAME == "heart_rate_measurement":
+        return bool(await device.notify_heart_rate(m))  # type: ignore[arg-type]  # NAME checked
+    if isinstance(device, MiScaleAdvertiser) and isinstance(m, MiScale):
+        await device.advertise_weight(m)
+        return True
+    if isinstance(device, GlucoseMeter) and isinstance(m, GlucoseMeasurement):
+        device.store(m)
+        if device.connected:
+            await device.drop_connections()  # the gateway asks RACP for new records on reconnect
+        return True
+    if isinstance(device, BloodPressureMonitor | WeightScale | PulseOximeter | Thermometer):
+        await device.measure(m)  # type: ignore[arg-type]  # the planner pairs kind and class
+        return True  # stored until delivered
+    return False
+
+
+async def run_plan(
+    plan: Plan,
+    *,
+    speed: float,
+    devices: dict[str, VirtualDevice],
+    publisher: MqttPublisher | None,
+    gateway: bool = False,
+) -> RunSummary:
+    """Perform every action of ``plan`` at ``speed``; returns what was sent."""
+    summary = RunSummary(plan.scenario.name, plan.seed, speed, plan.start, plan.end)
+    summary.gateway = gateway
+    loop = asyncio.get_running_loop()
+    wall_start = loop.time()
+    for action in plan.actions:
+        due = wall_start + (action.at - plan.start).total_seconds() / speed
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            summary.max_lag_s = max(summary.max_lag_s, -delay)
+        try:
+            await perform(action, devices, publisher, summary)
+        except Exception:  # one device failing must not end the run (STYLE 18)
+            logger.exception("action for %s failed; going on", action.device_id)
+            summary.undelivered += action.copies
+        summary.actions += 1
+    rest = wall_start + plan.period.total_seconds() / speed - loop.time()
+    if rest > 0:
+        await asyncio.sleep(rest)
+    summary.wall_s = loop.time() - wall_start
+    return summary
+
+
+async def run_scenario(
+    plan: Plan,
+    *,
+    speed: float,
+    broker: BrokerSettings | None,
+    gateway: GatewaySettings | None,
+    state_dir: Path,
+    settle_s: float = 3.0,
+    connect_timeout_s: float = 60.0,
+) -> RunSummary:
+    """Run ``plan``: BLE devices on a virtual air, MQTT devices, and optionally the gateway.
+
+    ``broker=None`` skips the MQTT devices; ``gateway=None`` runs the devices only (a
+    gateway elsewhere can read the MQTT ones; BLE ones need one in this process).
+    """
+    air = VirtualAir(advertising_interval_ms=50)
+    needs_mqtt = any(a.topic is not None for a in plan.actions)
+    async with contextlib.AsyncExitStack() as stack:
+        devices = await stack.enter_async_context(ble_devices(plan, air))
+        task: asyncio.Task[None] | None = None
+        if gateway is not None:
+            task = await start_gateway(plan, air, gateway, state_dir)
+            connected = await wait_connected(devices, connect_timeout_s)
+            logger.info("gateway connected to %d virtual BLE devices", connected)
+            if gateway.mqtt_enabled:
+                await asyncio.sleep(1.0)  # its MQTT subscription follows the connection
+        publisher = None
+        if broker is not None and needs_mqtt:
+            publisher = await stack.enter_async_context(MqttPublisher(broker))
+        try:
+            summary = await run_plan(
+                plan, speed=speed, devices=devices, publisher=publisher, gateway=task is not None
+            )
+            await asyncio.sleep(settle_s)  # last indications, outbox to Kafka
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    return summary
