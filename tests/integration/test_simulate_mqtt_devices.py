@@ -30,7 +30,7 @@ def received(mqtt: StackSettings) -> Iterator[queue.Queue[tuple[str, bytes]]]:
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
     client.username_pw_set(mqtt.mqtt_username, mqtt.mqtt_password.get_secret_value())
     subscribed = threading.Event()
-    client.on_message = lambda _c, _u, m: messages.put((m.topic, m.payload))
+    client.on_message = lambda _c, _u, m: messages.put((m.topic, bytes(m.payload)))
     client.on_subscribe = lambda *_a: subscribed.set()
     client.connect(mqtt.mqtt_host, mqtt.mqtt_port)
     client.loop_start()
