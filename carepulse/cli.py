@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "stack": "carepulse.stack:stack",
     "storage": "storage.cli:storage",
     "version": "carepulse.cli:version",
+    "worker": "stream.worker_cli:worker",
 }
 
 #: Libraries whose versions ``carepulse version --all`` reports.

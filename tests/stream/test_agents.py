@@ -1,0 +1,290 @@
+"""The Faust agents in-process: agent.test_context(), the memory store, event timestamps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from unittest.mock import AsyncMock
+
+import pytest
+
+from carepulse.alert import Alert, Category, Status
+from carepulse.observation import Observation
+from stream.app import StreamApp, create_app
+from stream.config import StreamSettings
+from stream.messages import Valid
+from tests.stream.factories import T0, MakeObservation
+
+NOW = (T0 + timedelta(minutes=5)).timestamp()
+
+
+class Clock:
+    """A settable wall clock."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+async def parts(tmp_path: Any, clock: Clock) -> AsyncIterator[StreamApp]:
+    settings = StreamSettings(
+        app_id="carepulse-test",
+        store="memory://",
+        sink_enabled=False,
+        kafka_bootstrap="127.0.0.1:1",
+        datadir=tmp_path,
+    )
+    built = create_app(settings, clock=clock)
+    app = built.app
+    app.loop = asyncio.get_running_loop()
+    app.finalize()
+    app.conf.store = "memory://"  # type: ignore[assignment]  # faust's documented fixture
+    app.flow_control.resume()
+    for name in ("rejected", "valid", "metrics", "alerts"):
+        built.topics[name].send = AsyncMock()
+    yield built
+    # Iterating a stream creates the (never started) consumer, whose thread owns a fresh
+    # event loop; close it so the test run leaks no loop or socket.
+    consumer: Any = app._consumer
+    if consumer is not None:
+        consumer._thread.thread_loop.close()
+
+
+def sent(parts: StreamApp, topic: str) -> list[dict[str, Any]]:
+    """The keyword arguments of every send to a (patched) topic."""
+    return [call.kwargs for call in parts.topics[topic].send.call_args_list]
+
+
+def valid_message(obs: Observation, offset: int) -> bytes:
+    return Valid(obs, obs.measured_at.timestamp(), None, 0, offset).to_json()
+
+
+async def test_ingest_forwards_valid_reading_keyed_with_event_time(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """A valid reading goes to readings.valid on its partition with the event time."""
+    obs = make_obs("blood_pressure")
+    async with parts.agents["ingest"].test_context() as agent:
+        await agent.put(obs.to_json(), key=obs.subject_id.encode(), partition=2)
+    (call,) = sent(parts, "valid")
+    assert call["key"] == obs.subject_id.encode()
+    assert call["partition"] == 2
+    assert call["timestamp"] == obs.measured_at.timestamp()
+    forwarded = Valid.from_json(call["value"])
+    assert (forwarded.observation, forwarded.src_partition, forwarded.src_offset) == (obs, 2, 0)
+
+
+async def test_malformed_message_is_rejected_with_reason(parts: StreamApp) -> None:
+    """Bytes that are not an observation go to readings.rejected naming the field."""
+    async with parts.agents["ingest"].test_context() as agent:
+        await agent.put(b"{not json")
+        await agent.put(json.dumps({"schema": 1, "observation_id": "x"}).encode())
+    letters = [json.loads(c["value"]) for c in sent(parts, "rejected")]
+    assert [(d["stage"], d["field"]) for d in letters] == [
+        ("schema", "(root)"),
+        ("schema", "station_id"),
+    ]
+    assert "not valid JSON" in letters[0]["reason"]
+    assert bytes.fromhex(letters[0]["raw_hex"]) == b"{not json"
+    assert sent(parts, "valid") == []
+
+
+async def test_implausible_value_is_rejected_with_reason(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """Heart rate 400 is rejected as implausible, naming the value and the range."""
+    obs = make_obs("heart_rate", {"heart_rate_bpm": 400})
+    async with parts.agents["ingest"].test_context() as agent:
+        await agent.put(obs.to_json())
+    (letter,) = [json.loads(c["value"]) for c in sent(parts, "rejected")]
+    assert letter["stage"] == "plausibility"
+    assert letter["field"] == "values.heart_rate_bpm"
+    assert "20-300" in letter["reason"]
+    assert letter["observation_id"] == obs.observation_id
+
+
+async def test_duplicate_dropped_but_own_replay_forwarded(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """A resend (new offset) is dropped; the same offset read again (a replay) is forwarded."""
+    obs = make_obs("weight")
+    async with parts.agents["ingest"].test_context() as agent:
+        await agent.put(obs.to_json())
+        await agent.put(obs.to_json())
+        agent.sent_offset = 0  # the consumer re-reads offset 0 after a crash
+        await agent.put(obs.to_json())
+        assert list(agent.results.values()) == ["forwarded", "duplicate", "forwarded"]
+    assert [Valid.from_json(c["value"]).src_offset for c in sent(parts, "valid")] == [0, 0]
+    assert parts.counters.duplicates == 1
+
+
+async def test_bad_device_clock_uses_receipt_time(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """A measured time a day ahead is flagged; the event time is the gateway's receipt time."""
+    obs = make_obs("temperature", at=T0 + timedelta(days=1), received=T0)
+    async with parts.agents["ingest"].test_context() as agent:
+        await agent.put(obs.to_json())
+    (call,) = sent(parts, "valid")
+    forwarded = Valid.from_json(call["value"])
+    assert call["timestamp"] == T0.timestamp()
+    assert (forwarded.event_time, forwarded.clock_suspect) == (T0.timestamp(), "far_future")
+
+
+async def test_dedup_prune_forgets_old_ids(
+    parts: StreamApp, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """The prune timer removes ids older than the TTL from the table."""
+    obs = make_obs("weight")
+    async with parts.agents["ingest"].test_context() as agent:
+        await agent.put(obs.to_json())
+    dedup = parts.tables["dedup"]
+    assert obs.observation_id in dedup.data
+    await parts.agents["prune_dedup"]()
+    assert obs.observation_id in dedup.data
+    clock.now += parts.settings.dedup_ttl_s + 1
+    await parts.agents["prune_dedup"]()
+    assert obs.observation_id not in dedup.data
+
+
+def windows_of(parts: StreamApp, window: str) -> list[dict[str, Any]]:
+    messages = [json.loads(c["value"]) for c in sent(parts, "metrics")]
+    return [m for m in messages if m["metric"] == "window" and m["window"] == window]
+
+
+async def test_tumbling_windows_by_event_time(parts: StreamApp, make_obs: MakeObservation) -> None:
+    """Readings in one minute share its window; the next minute opens a new one."""
+    readings = [
+        make_obs("heart_rate", {"heart_rate_bpm": bpm}, at=T0 + timedelta(seconds=s))
+        for bpm, s in ((70, 5), (80, 30), (90, 65))
+    ]
+    async with parts.agents["metrics"].test_context() as agent:
+        for n, obs in enumerate(readings):
+            await agent.put(valid_message(obs, n), timestamp=obs.measured_at.timestamp())
+    minute = windows_of(parts, "1m")
+    assert [(m["start"], m["values"]["heart_rate_bpm"]["count"]) for m in minute] == [
+        ("2026-11-27T00:00:00Z", 1),
+        ("2026-11-27T00:00:00Z", 2),
+        ("2026-11-27T00:01:00Z", 1),
+    ]
+    assert minute[1]["values"]["heart_rate_bpm"]["mean"] == 75.0
+    assert minute[1]["values"]["heart_rate_bpm"]["std"] == pytest.approx(7.0710678)
+    hour = windows_of(parts, "1h")[-1]
+    assert (hour["values"]["heart_rate_bpm"]["count"], hour["values"]["heart_rate_bpm"]["max"]) == (
+        3,
+        90,
+    )
+    day = windows_of(parts, "1d")[-1]
+    assert day["start"] == "2026-11-26T16:00:00Z"  # local (UTC+8) midnight
+
+
+async def test_late_data_within_and_after_grace(
+    parts: StreamApp, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """Late data within the grace period updates its window; after it, only longer windows."""
+    on_time = make_obs("spo2", {"spo2_percent": 97.0}, at=T0 + timedelta(minutes=4))
+    within = make_obs("spo2", {"spo2_percent": 95.0}, at=T0 + timedelta(minutes=4, seconds=10))
+    after = make_obs("spo2", {"spo2_percent": 93.0}, at=T0 - timedelta(hours=2))
+    async with parts.agents["metrics"].test_context() as agent:
+        await agent.put(valid_message(on_time, 0), timestamp=on_time.measured_at.timestamp())
+        clock.now = NOW + 1800  # half an hour later: within the minute windows' 1 h grace
+        await agent.put(valid_message(within, 1), timestamp=within.measured_at.timestamp())
+        await agent.put(valid_message(after, 2), timestamp=after.measured_at.timestamp())
+        results = list(agent.results.values())
+    assert results[:2] == ["updated", "updated"]
+    assert results[2] == "late"
+    minute = windows_of(parts, "1m")
+    assert minute[-1]["values"]["spo2_percent"]["count"] == 2
+    hour_starts = {m["start"] for m in windows_of(parts, "1h")}
+    assert "2026-11-26T22:00:00Z" in hour_starts  # the 2-hour-old reading reached its hour
+    assert parts.counters.late_dropped == 1
+
+
+async def test_replayed_reading_is_not_counted_twice(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """A reading re-forwarded with the same source offset is re-emitted, not re-counted."""
+    obs = make_obs("glucose")
+    async with parts.agents["metrics"].test_context() as agent:
+        for _ in range(2):
+            await agent.put(valid_message(obs, 7), timestamp=obs.measured_at.timestamp())
+        assert list(agent.results.values()) == ["updated", "replayed"]
+    counts = [m["values"]["glucose_mmol_l"]["count"] for m in windows_of(parts, "1h")]
+    assert counts == [1, 1]
+
+
+async def test_hrv_and_day_metrics(parts: StreamApp, make_obs: MakeObservation) -> None:
+    """RR intervals give a 5-minute HRV; morning BP gives the day's session means."""
+    rr = make_obs("heart_rate", {"heart_rate_bpm": 70, "rr_intervals_s": [0.8, 0.85, 0.79, 0.9]})
+    bp = make_obs("blood_pressure", at=T0 - timedelta(hours=1))  # 07:00 local
+    async with parts.agents["metrics"].test_context() as agent:
+        await agent.put(valid_message(rr, 0), timestamp=rr.measured_at.timestamp())
+        await agent.put(valid_message(bp, 1), timestamp=bp.measured_at.timestamp())
+    messages = [json.loads(c["value"]) for c in sent(parts, "metrics")]
+    (hrv,) = [m for m in messages if m["metric"] == "hrv"]
+    assert hrv["values"]["beats"] == 4
+    assert hrv["values"]["rmssd_ms"] == pytest.approx(((50**2 + 60**2 + 110**2) / 3) ** 0.5)
+    (day,) = [m for m in messages if m["metric"] == "day"]
+    assert day["values"]["bp_morning_systolic_mean"] == 128.0
+    assert day["values"]["home_bp_count_7d"] == 1
+
+
+async def test_risk_agent_raises_and_replays_alerts(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """A hypertensive crisis raises bp.urgent_referral; a replay re-sends the same alert."""
+    obs = make_obs("blood_pressure", {"systolic_mmhg": 186.0, "diastolic_mmhg": 112.0})
+    async with parts.agents["risk"].test_context() as agent:
+        await agent.put(valid_message(obs, 3), timestamp=obs.measured_at.timestamp())
+        await agent.put(valid_message(obs, 3), timestamp=obs.measured_at.timestamp())
+    alerts = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+    assert [a.rule_id for a in alerts] == ["bp.urgent_referral", "bp.urgent_referral"]
+    assert alerts[0].alert_id == alerts[1].alert_id
+    assert alerts[0].status is Status.FIRING
+
+
+async def test_no_checkin_timer_and_resolution(
+    parts: StreamApp, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """Silence past the period raises checkin.none once; the next reading resolves it."""
+    first = make_obs("weight")
+    async with parts.agents["risk"].test_context() as agent:
+        await agent.put(valid_message(first, 0), timestamp=first.measured_at.timestamp())
+    clock.now = T0.timestamp() + 8 * 86400
+    await parts.agents["no_checkin"]()
+    await parts.agents["no_checkin"]()
+    raised = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+    assert [(a.rule_id, a.status) for a in raised] == [("checkin.none", Status.FIRING)]
+    back = make_obs("weight", {"weight_kg": 70.2}, at=T0 + timedelta(days=8))
+    async with parts.agents["risk"].test_context() as agent:
+        await agent.put(valid_message(back, 1), timestamp=back.measured_at.timestamp())
+    resolved = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")][-1]
+    assert (resolved.rule_id, resolved.status) == ("checkin.none", Status.RESOLVED)
+
+
+async def test_heartbeat_battery_is_a_technical_alert(parts: StreamApp) -> None:
+    """A device heartbeat at 3 % battery raises a technical battery_critical alert."""
+    beat = {
+        "schema": 1,
+        "station_id": "st-001",
+        "subject": "device/C4:7C:8D:6A:12:34",
+        "sent_at": "2026-11-27T00:00:00Z",
+        "device_kind": "bp_meter",
+        "last_seen": "2026-11-26T23:00:00Z",
+        "battery_percent": 3,
+    }
+    async with parts.agents["heartbeats"].test_context() as agent:
+        await agent.put(json.dumps(beat).encode(), key=b"st-001/device/C4:7C:8D:6A:12:34")
+    (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+    assert (alert.rule_id, alert.category) == ("device.battery_critical", Category.TECHNICAL)
