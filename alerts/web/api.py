@@ -55,12 +55,18 @@ from alerts.web.schemas import (
 from carepulse.alert import Category, Severity
 
 _ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "The body is not valid JSON."},
     401: {"model": ErrorOut, "description": "Not signed in."},
     403: {"model": ErrorOut, "description": "Role or station does not allow it, or no CSRF token."},
     404: {"model": ErrorOut, "description": "No such record (or not visible to you)."},
     409: {"model": ErrorOut, "description": "The case's state does not allow this action."},
+    415: {"model": ErrorOut, "description": "Wrong content type."},
     422: {"model": ErrorOut, "description": "Invalid input."},
 }
+
+#: Database ids: positive and within a 32-bit signed integer (SQLite and PostgreSQL agree).
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
+StationId = Annotated[str, Path(min_length=1, max_length=64)]
 
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 
@@ -125,7 +131,7 @@ def list_cases(
     mine: bool = False,
     overdue: bool = False,
     include_held: bool = False,
-    filter_id: Annotated[int | None, Query(ge=1)] = None,
+    filter_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> QueueOut:
@@ -156,13 +162,13 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetailOut, tags=["cases"])
-def get_case(case_id: int, viewer: ViewerDep, request: Request) -> CaseDetailOut:
+def get_case(case_id: Id, viewer: ViewerDep, request: Request) -> CaseDetailOut:
     """One case with its resident, evidence, history and the resident's other open cases."""
     detail = _store(request).case_detail(viewer, case_id, by=audit_context(request, viewer))
     return CaseDetailOut.of(detail)
 
 
-def _act(request: Request, viewer: ViewerDep, case_id: int, event: lc.Event) -> CaseOut:
+def _act(request: Request, viewer: ViewerDep, case_id: Id, event: lc.Event) -> CaseOut:
     item = _store(request).act(viewer, case_id, event, by=audit_context(request, viewer))
     return CaseOut.of(item)
 
@@ -174,7 +180,7 @@ def _now(request: Request) -> datetime:
 @router.post(
     "/cases/{case_id}/claim", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def claim(case_id: int, viewer: ViewerDep, request: Request) -> CaseOut:
+def claim(case_id: Id, viewer: ViewerDep, request: Request) -> CaseOut:
     """Take the case (acknowledge it)."""
     return _act(request, viewer, case_id, lc.Claim(_now(request), viewer.user_id))
 
@@ -182,7 +188,7 @@ def claim(case_id: int, viewer: ViewerDep, request: Request) -> CaseOut:
 @router.post(
     "/cases/{case_id}/unclaim", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def unclaim(case_id: int, viewer: ViewerDep, request: Request) -> CaseOut:
+def unclaim(case_id: Id, viewer: ViewerDep, request: Request) -> CaseOut:
     """Give the case back to the queue."""
     return _act(request, viewer, case_id, lc.Unclaim(_now(request), viewer.user_id))
 
@@ -190,7 +196,7 @@ def unclaim(case_id: int, viewer: ViewerDep, request: Request) -> CaseOut:
 @router.post(
     "/cases/{case_id}/transfer", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def transfer(case_id: int, body: TransferIn, viewer: ViewerDep, request: Request) -> CaseOut:
+def transfer(case_id: Id, body: TransferIn, viewer: ViewerDep, request: Request) -> CaseOut:
     """Hand the case to a colleague of its station, a doctor, or a supervisor."""
     return _act(
         request,
@@ -203,7 +209,7 @@ def transfer(case_id: int, body: TransferIn, viewer: ViewerDep, request: Request
 @router.post(
     "/cases/{case_id}/attempts", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def attempt(case_id: int, body: AttemptIn, viewer: ViewerDep, request: Request) -> CaseOut:
+def attempt(case_id: Id, body: AttemptIn, viewer: ViewerDep, request: Request) -> CaseOut:
     """Log a call or visit attempt (claims an unclaimed case for you)."""
     return _act(
         request, viewer, case_id, lc.Attempt(_now(request), viewer.user_id, body.result, body.note)
@@ -213,7 +219,7 @@ def attempt(case_id: int, body: AttemptIn, viewer: ViewerDep, request: Request) 
 @router.post(
     "/cases/{case_id}/notes", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def note(case_id: int, body: NoteIn, viewer: ViewerDep, request: Request) -> CaseOut:
+def note(case_id: Id, body: NoteIn, viewer: ViewerDep, request: Request) -> CaseOut:
     """Add a free-text note."""
     return _act(request, viewer, case_id, lc.Note(_now(request), viewer.user_id, body.text))
 
@@ -221,7 +227,7 @@ def note(case_id: int, body: NoteIn, viewer: ViewerDep, request: Request) -> Cas
 @router.post(
     "/cases/{case_id}/follow-up", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def schedule(case_id: int, body: ScheduleIn, viewer: ViewerDep, request: Request) -> CaseOut:
+def schedule(case_id: Id, body: ScheduleIn, viewer: ViewerDep, request: Request) -> CaseOut:
     """Park the case until a follow-up date."""
     return _act(
         request, viewer, case_id, lc.Schedule(_now(request), viewer.user_id, body.due, body.note)
@@ -231,7 +237,7 @@ def schedule(case_id: int, body: ScheduleIn, viewer: ViewerDep, request: Request
 @router.post(
     "/cases/{case_id}/resolve", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def resolve(case_id: int, body: ResolveIn, viewer: ViewerDep, request: Request) -> CaseOut:
+def resolve(case_id: Id, body: ResolveIn, viewer: ViewerDep, request: Request) -> CaseOut:
     """Close with an outcome; 'referred' parks it for the referral follow-up instead."""
     now = _now(request)
     due = body.due
@@ -244,7 +250,7 @@ def resolve(case_id: int, body: ResolveIn, viewer: ViewerDep, request: Request) 
 @router.post(
     "/cases/{case_id}/reopen", response_model=CaseOut, dependencies=[CsrfDep], tags=["actions"]
 )
-def reopen(case_id: int, body: ReopenIn, viewer: ViewerDep, request: Request) -> CaseOut:
+def reopen(case_id: Id, body: ReopenIn, viewer: ViewerDep, request: Request) -> CaseOut:
     """Re-open a closed case (its owner or a supervisor)."""
     return _act(request, viewer, case_id, lc.Reopen(_now(request), viewer.user_id, body.reason))
 
@@ -293,7 +299,7 @@ def add_silence(body: SilenceIn, viewer: ViewerDep, request: Request) -> Silence
 @router.post(
     "/silences/{silence_id}/end", status_code=204, dependencies=[CsrfDep], tags=["silences"]
 )
-def end_silence(silence_id: int, viewer: ViewerDep, request: Request) -> Response:
+def end_silence(silence_id: Id, viewer: ViewerDep, request: Request) -> Response:
     """End a silence now."""
     _store(request).end_silence(viewer, silence_id, by=audit_context(request, viewer))
     return Response(status_code=204)
@@ -348,7 +354,7 @@ def save_filter(body: FilterIn, viewer: ViewerDep, request: Request) -> FilterOu
 
 
 @router.delete("/filters/{filter_id}", status_code=204, dependencies=[CsrfDep], tags=["filters"])
-def delete_filter(filter_id: int, viewer: ViewerDep, request: Request) -> Response:
+def delete_filter(filter_id: Id, viewer: ViewerDep, request: Request) -> Response:
     """Delete one of your saved filters."""
     _store(request).delete_filter(viewer, filter_id, by=audit_context(request, viewer))
     return Response(status_code=204)
@@ -364,7 +370,7 @@ def list_stations(viewer: ViewerDep, request: Request) -> list[str]:
 
 
 @router.get("/stations/{station_id}/stats", response_model=StationStatsOut, tags=["stations"])
-def station_stats(station_id: str, viewer: ViewerDep, request: Request) -> StationStatsOut:
+def station_stats(station_id: StationId, viewer: ViewerDep, request: Request) -> StationStatsOut:
     """Open cases by severity, time to acknowledge, on-time rate, false alarms per rule."""
     stats = _store(request).station_stats(viewer, station_id, by=audit_context(request, viewer))
     return StationStatsOut.of(stats)
@@ -398,7 +404,7 @@ def add_user(body: UserIn, viewer: ViewerDep, request: Request) -> UserOut:
 
 
 @router.post("/users/{user_id}/active", status_code=204, dependencies=[CsrfDep], tags=["users"])
-def set_active(user_id: int, body: UserActiveIn, viewer: ViewerDep, request: Request) -> Response:
+def set_active(user_id: Id, body: UserActiveIn, viewer: ViewerDep, request: Request) -> Response:
     """Admins enable or disable a user."""
     _store(request).set_user_active(viewer, user_id, body.active, by=audit_context(request, viewer))
     return Response(status_code=204)
@@ -409,7 +415,7 @@ def audit_log(
     viewer: ViewerDep,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> list[AuditOut]:
     """The newest audit rows (supervisors and admins)."""
     rows = _store(request).audit_entries(viewer, limit=limit, before=before)

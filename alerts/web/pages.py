@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from alerts import lifecycle as lc
@@ -36,6 +36,7 @@ from carepulse.alert import Category, Severity
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 FormStr = Annotated[str, Form(max_length=4000)]
 
@@ -324,7 +325,7 @@ def save_filter(
 
 
 @router.post("/filters/{filter_id}/delete", dependencies=[CsrfDep])
-def delete_filter(request: Request, viewer: ViewerDep, filter_id: int) -> Response:
+def delete_filter(request: Request, viewer: ViewerDep, filter_id: Id) -> Response:
     """Delete a saved cohort filter."""
     _store(request).delete_filter(viewer, filter_id, by=audit_context(request, viewer))
     return RedirectResponse("/", status_code=303)
@@ -366,7 +367,7 @@ def _svg_series(
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, viewer: ViewerDep, case_id: int) -> Response:
+def case_page(request: Request, viewer: ViewerDep, case_id: Id) -> Response:
     """One case: the reason, rule and source, readings, trend, actions, history."""
     store = _store(request)
     detail = store.case_detail(viewer, case_id, by=audit_context(request, viewer))
@@ -434,7 +435,7 @@ def _local_datetime(request: Request, value: str, *, end_of_day: bool = False) -
 
 
 def _act(
-    request: Request, viewer: Viewer, case_id: int, event: lc.Event, back: str | None
+    request: Request, viewer: Viewer, case_id: Id, event: lc.Event, back: str | None
 ) -> Response:
     _store(request).act(viewer, case_id, event, by=audit_context(request, viewer))
     return _back(back, f"/cases/{case_id}")
@@ -445,7 +446,7 @@ def _now(request: Request) -> datetime:
 
 
 @router.post("/cases/{case_id}/claim", dependencies=[CsrfDep])
-def claim(request: Request, viewer: ViewerDep, case_id: int, back: FormStr = "") -> Response:
+def claim(request: Request, viewer: ViewerDep, case_id: Id, back: FormStr = "") -> Response:
     """Claim from the queue or the case page."""
     return _act(
         request,
@@ -457,7 +458,7 @@ def claim(request: Request, viewer: ViewerDep, case_id: int, back: FormStr = "")
 
 
 @router.post("/cases/{case_id}/unclaim", dependencies=[CsrfDep])
-def unclaim(request: Request, viewer: ViewerDep, case_id: int) -> Response:
+def unclaim(request: Request, viewer: ViewerDep, case_id: Id) -> Response:
     """Give back to the queue."""
     return _act(request, viewer, case_id, lc.Unclaim(_now(request), viewer.user_id), "/")
 
@@ -466,8 +467,8 @@ def unclaim(request: Request, viewer: ViewerDep, case_id: int) -> Response:
 def transfer(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
-    to: Annotated[int, Form(ge=1)],
+    case_id: Id,
+    to: Annotated[int, Form(ge=1, le=2_147_483_647)],
     note: FormStr = "",
 ) -> Response:
     """One-click transfer."""
@@ -480,7 +481,7 @@ def transfer(
 def attempt(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
+    case_id: Id,
     result: Annotated[lc.AttemptResult, Form()],
     note: FormStr = "",
 ) -> Response:
@@ -494,7 +495,7 @@ def attempt(
 def note(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
+    case_id: Id,
     text: Annotated[str, Form(min_length=1, max_length=4000)],
 ) -> Response:
     """Add a note."""
@@ -505,7 +506,7 @@ def note(
 def schedule(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
+    case_id: Id,
     due: Annotated[str, Form(max_length=32)],
     note: FormStr = "",
 ) -> Response:
@@ -518,7 +519,7 @@ def schedule(
 def resolve(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
+    case_id: Id,
     outcome: Annotated[str, Form(max_length=32)],
     note: FormStr = "",
     due: Annotated[str, Form(max_length=32)] = "",
@@ -545,7 +546,7 @@ def resolve(
 def reopen(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
+    case_id: Id,
     reason: Annotated[str, Form(min_length=1, max_length=4000)],
 ) -> Response:
     """Re-open a closed case."""
@@ -556,7 +557,7 @@ def reopen(
 def silence_case(
     request: Request,
     viewer: ViewerDep,
-    case_id: int,
+    case_id: Id,
     until: Annotated[str, Form(max_length=32)],
     reason: Annotated[str, Form(min_length=1, max_length=4000)],
     scope: Annotated[str, Form(max_length=16)] = "case",
@@ -630,7 +631,7 @@ def silences(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.post("/silences/{silence_id}/end", dependencies=[CsrfDep])
-def end_silence(request: Request, viewer: ViewerDep, silence_id: int) -> Response:
+def end_silence(request: Request, viewer: ViewerDep, silence_id: Id) -> Response:
     """End a silence now."""
     _store(request).end_silence(viewer, silence_id, by=audit_context(request, viewer))
     return RedirectResponse("/silences", status_code=303)
@@ -680,7 +681,7 @@ def add_user(
 def user_active(
     request: Request,
     viewer: ViewerDep,
-    user_id: int,
+    user_id: Id,
     active: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     """Enable or disable a user."""
@@ -709,7 +710,11 @@ def rules(request: Request, viewer: ViewerDep) -> Response:
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit(request: Request, viewer: ViewerDep, before: int | None = None) -> Response:
+def audit(
+    request: Request,
+    viewer: ViewerDep,
+    before: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> Response:
     """The audit log (supervisors and administrators)."""
     rows = _store(request).audit_entries(viewer, limit=200, before=before)
     return render(request, "audit.html", viewer, rows=rows)

@@ -159,7 +159,7 @@ class CaseDetailOut(BaseModel):
 
 
 class TransferIn(_In):
-    to_user_id: int = Field(ge=1)
+    to_user_id: int = Field(ge=1, le=2_147_483_647)
     note: str = _Text
 
 
