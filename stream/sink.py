@@ -10,9 +10,9 @@ batch and never commits past an unwritten record. After a crash the uncommitted 
 is read again and rewritten: points are idempotent upserts (same measurement, tags and
 time), so nothing is lost and nothing is counted twice in InfluxDB.
 
-Seams: :class:`PointWriter` (``async def write(points)``) with :class:`InfluxLineWriter`
-as the adapter to InfluxDB's v2 write API, and :class:`RecordSource` for the consumer,
-so tests can drive the offset discipline with fakes.
+Seams: :class:`PointWriter` (``async def write(points)``) with
+:class:`StorageWriterAdapter` over the storage package's batching writer, and
+:class:`RecordSource` for the consumer, so tests can drive the offset discipline with fakes.
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from stream.sink_points import SinkPoint, metric_point, reading_point
+from storage.config import StorageSettings
+from storage.writer import (
+    InfluxTransport,
+    StorageWriter,
+    WriteTransport,
+    bucket_writer,
+    open_client,
+)
+from stream.sink_points import READINGS, SinkPoint, metric_point, reading_point
 
 logger = logging.getLogger(__name__)
 
@@ -165,28 +173,56 @@ class StorageSink:
             await self.run_once()
 
 
-class InfluxLineWriter:
-    """A :class:`PointWriter` over influxdb-client's async v2 write API (millisecond precision)."""
+class StorageWriterAdapter:
+    """A :class:`PointWriter` over the storage package's ``StorageWriter``.
 
-    def __init__(self, client: Any, bucket: str, org: str) -> None:
-        """Wrap an ``InfluxDBClientAsync``; every point goes to ``bucket``."""
-        self._api = client.write_api()
-        self._bucket = bucket
-        self._org = org
+    Readings go to the readings bucket, window results to the metrics bucket; ``write``
+    returns once ``StorageWriter.flush`` says both are stored. A writer that stopped for
+    good (401/403/404: token, org or bucket) is rebuilt at the next attempt, so the sink
+    keeps backing off and resumes once the operator fixed the cause.
+    """
+
+    def __init__(self, settings: StorageSettings, transport: WriteTransport) -> None:
+        """Write with ``settings`` (buckets, batching) through ``transport``."""
+        self._settings = settings
+        self._transport = transport
+        self._writer = self._new_writer()
+
+    def _new_writer(self) -> StorageWriter:
+        return StorageWriter(
+            bucket_writer(self._settings, self._settings.influx_bucket, self._transport),
+            bucket_writer(self._settings, self._settings.metrics_bucket, self._transport),
+        )
 
     async def write(self, points: Sequence[SinkPoint]) -> None:
-        """Write the lines; raises on any HTTP or network error."""
-        body = "\n".join(p.line for p in points)
-        await self._api.write(bucket=self._bucket, org=self._org, record=body, write_precision="ms")
+        """Queue the lines in their buckets and wait until InfluxDB stored them."""
+        writer = self._writer
+        if writer.readings.error is not None or writer.metrics_writer.error is not None:
+            await writer.aclose()
+            writer = self._writer = self._new_writer()
+        readings = [p.line for p in points if p.role == READINGS]
+        metrics = [p.line for p in points if p.role != READINGS]
+        if readings:
+            await writer.readings.put(readings)
+        if metrics:
+            await writer.metrics_writer.put(metrics)
+        await writer.flush()
+
+    async def aclose(self) -> None:
+        """Stop the writers."""
+        await self._writer.aclose()
 
 
 async def run_sink(settings: Any) -> None:
-    """Build the consumer and the InfluxDB writer from settings and run the sink."""
+    """Build the consumer and the storage writer from settings and run the sink."""
     from aiokafka import AIOKafkaConsumer
-    from influxdb_client.client.influxdb_client_async import (
-        InfluxDBClientAsync,
-    )
 
+    storage_settings = StorageSettings.load(
+        influx_url=settings.influx_url,
+        influx_org=settings.influx_org,
+        influx_bucket=settings.influx_bucket,
+        influx_token=settings.influx_token,
+    )
     consumer = AIOKafkaConsumer(
         settings.valid_topic,
         settings.topics.metrics,
@@ -196,26 +232,29 @@ async def run_sink(settings: Any) -> None:
         auto_offset_reset="earliest",
         max_poll_records=settings.sink_batch_size,
     )
-    client = InfluxDBClientAsync(
-        url=settings.influx_url,
-        token=settings.influx_token.get_secret_value(),
-        org=settings.influx_org,
-        timeout=10_000,
+    client = open_client(storage_settings)
+    writer = StorageWriterAdapter(
+        storage_settings, InfluxTransport(client, storage_settings.influx_org)
     )
     await consumer.start()
     try:
         sink = StorageSink(
             source=consumer,
-            writer=InfluxLineWriter(client, settings.influx_bucket, settings.influx_org),
+            writer=writer,
             valid_topic=settings.valid_topic,
             batch_size=settings.sink_batch_size,
             batch_timeout_ms=settings.sink_batch_timeout_ms,
             max_backoff_s=settings.sink_max_backoff_s,
         )
         logger.info(
-            "sink: writing %s and %s to InfluxDB", settings.valid_topic, settings.topics.metrics
+            "sink: %s and %s to InfluxDB buckets %s and %s",
+            settings.valid_topic,
+            settings.topics.metrics,
+            storage_settings.influx_bucket,
+            storage_settings.metrics_bucket,
         )
         await sink.run()
     finally:
         await consumer.stop()
+        await writer.aclose()
         await client.close()  # type: ignore[no-untyped-call]  # influxdb-client: untyped

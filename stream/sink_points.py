@@ -1,42 +1,40 @@
-"""From the worker's Kafka messages to InfluxDB line protocol (pure).
+"""From the worker's Kafka messages to InfluxDB points, in the storage schema (pure).
 
-The schema is the storage package's (``reading`` and ``window`` measurements, tags
-station/subject/kind/..., float fields, millisecond precision, time = event time or
-window start), so a point written twice is an idempotent upsert. Once ``storage.points``
-is committed the sink uses its ``to_point``/``window_to_point`` instead of these.
+The schema is ``storage.points``' (``reading`` and ``window`` measurements, float
+fields, millisecond precision): a point written twice is an idempotent upsert.
 
-* ``readings.valid`` message -> one ``reading`` point at the event time;
-* ``metrics`` message -> one ``window`` point at the window start, fields
-  ``<value>_<stat>`` (mean, min, max, count, std, last) or the metric's own numbers
-  (``rmssd_ms``, ``steps``, ``bp_morning_systolic_mean``...).
+* ``readings.valid`` message -> ``storage.points.to_point`` of the observation, at the
+  **event time** the ingest agent chose (the receipt time when the device clock was
+  wrong) rather than the raw ``measured_at``;
+* ``metrics`` message -> ``storage.points.window_to_point`` at the window start:
+  ``<value>_mean/_min/_max/_count`` plus ``<value>_std`` and ``<value>_last``; HRV
+  (``5m``) and local-day results (``1d``) carry their own numbers (``rmssd_ms``,
+  ``steps``, ``bp_morning_systolic_mean``...).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-READING: Final = "reading"
-WINDOW: Final = "window"
-_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+from carepulse.observation import Kind
+from storage.points import Stats, WindowAggregate, to_point, window_to_point
+from stream.messages import Valid
+
+#: Which writer (bucket) a point goes to.
+READINGS = "readings"
+METRICS = "metrics"
 
 
 @dataclass(frozen=True, slots=True)
 class SinkPoint:
-    """One line of line protocol and the kind of data it holds (``readings``/``metrics``)."""
+    """One line of line protocol and its bucket role (``readings`` or ``metrics``)."""
 
     role: str
     line: str
-
-
-def _line(measurement: str, tags: Mapping[str, str], fields: Mapping[str, float], ms: int) -> str:
-    tag_text = "".join(f",{k}={str(v).translate(_TAG)}" for k, v in sorted(tags.items()))
-    field_text = ",".join(f"{k}={v!r}" for k, v in sorted(fields.items()))
-    return f"{measurement}{tag_text} {field_text} {ms}"
 
 
 def _number(value: Any) -> float | None:
@@ -48,50 +46,38 @@ def _number(value: Any) -> float | None:
 
 def reading_point(raw: bytes) -> SinkPoint | None:
     """The ``reading`` point of a ``readings.valid`` message (``None``: no numeric value)."""
-    data = json.loads(raw)
-    obs = data["observation"]
-    fields: dict[str, float] = {}
-    for name, value in obs["values"].items():
-        if isinstance(value, list):
-            numbers = [x for x in (_number(v) for v in value) if x is not None]
-            if numbers:
-                fields[f"{name}_count"] = float(len(numbers))
-                fields[f"{name}_mean"] = math.fsum(numbers) / len(numbers)
-        elif (number := _number(value)) is not None:
-            fields[name] = number
-    if not fields:
+    item = Valid.from_json(raw)
+    point = to_point(item.observation)
+    if point is None:
         return None
-    tags = {
-        "station": obs["station_id"],
-        "subject": obs["subject_id"],
-        "kind": obs["kind"],
-        "device_kind": obs["device_kind"],
-        "source": obs["source"],
-    }
-    ms = math.floor(float(data["event_time"]) * 1000)
-    return SinkPoint("readings", _line(READING, tags, fields, ms))
+    return SinkPoint(READINGS, replace(point, time_ms=math.floor(item.event_time * 1000)).to_line())
 
 
 def metric_point(raw: bytes) -> SinkPoint | None:
-    """The ``window`` point of a ``metrics`` message (``None``: nothing numeric)."""
+    """The ``window`` point of a ``metrics`` message (``None``: nothing numeric yet)."""
     data = json.loads(raw)
-    fields: dict[str, float] = {}
+    stats: dict[str, Stats] = {}
+    extra: dict[str, float] = {}
     for name, value in data["values"].items():
         if isinstance(value, dict):
-            for stat, number in value.items():
-                if (checked := _number(number)) is not None:
-                    fields[f"{name}_{stat}"] = checked
+            count, mean = _number(value.get("count")), _number(value.get("mean"))
+            low, high = _number(value.get("min")), _number(value.get("max"))
+            if count and mean is not None and low is not None and high is not None:
+                stats[name] = Stats(int(count), mean, low, high)
+            for stat in ("std", "last"):
+                if (number := _number(value.get(stat))) is not None:
+                    extra[f"{name}_{stat}"] = number
         elif (number := _number(value)) is not None:
-            fields[name] = number
-    if not fields:
+            extra[name] = number
+    if not stats and not extra:
         return None
-    window = "1d" if data["window"] == "local_day" else data["window"]
-    tags = {
-        "station": data["station_id"],
-        "subject": data["subject_id"],
-        "kind": data["kind"],
-        "window": window,
-        "source": "stream",
-    }
-    start = datetime.fromisoformat(data["start"])
-    return SinkPoint("metrics", _line(WINDOW, tags, fields, math.floor(start.timestamp() * 1000)))
+    aggregate = WindowAggregate(
+        station_id=data["station_id"],
+        subject_id=data["subject_id"],
+        kind=Kind(data["kind"]),
+        window="1d" if data["window"] == "local_day" else data["window"],
+        start=datetime.fromisoformat(data["start"]),
+        stats=stats,
+        extra=extra,
+    )
+    return SinkPoint(METRICS, window_to_point(aggregate).to_line())
