@@ -25,6 +25,7 @@ def run(settings: StreamSettings) -> None:
 
     parts = create_app(settings)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    level = {"warning": "warn", "critical": "crit"}.get(level, level)
     worker = faust.Worker(parts.app, loglevel=level, redirect_stdouts=False)
     worker.execute_from_commandline()
 
