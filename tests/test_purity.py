@@ -19,6 +19,9 @@ import pytest
 PURE_PACKAGES = ["edge.decoders", "stream.rules"]
 #: Single pure modules inside packages that also hold I/O adapters.
 PURE_MODULES = [
+    "alerts.errors",
+    "alerts.i18n",
+    "alerts.lifecycle",
     "carepulse.alert",
     "carepulse.errors",
     "carepulse.observation",
@@ -46,8 +49,11 @@ IO_LIBRARIES = {
     "influxdb_client",
     "mode",
     "paho",
+    "psycopg",
     "sqlalchemy",
     "sqlite3",
+    "starlette",
+    "uvicorn",
 }
 
 
