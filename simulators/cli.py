@@ -110,7 +110,9 @@ def simulate(
     gateway = None if no_gateway else gateway_settings(planned, folder, topic_prefix=prefix)
     broker = broker_settings_from(settings, f"carepulse-sim-devices-{int(time.time())}")
     summary = asyncio.run(
-        run_scenario(planned, speed=speed, broker=broker, gateway=gateway, state_dir=folder)
+        run_scenario(
+            planned, speed=speed, broker=broker, gateway=gateway, state_dir=folder, settle_s=10.0
+        )
     )
     result = summary.as_dict()
     result["files"] = {

@@ -83,12 +83,16 @@ class MqttPublisher:
         self._connected = threading.Event()
         self._refused: str | None = None
         self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
         self.published = 0
 
     def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
         if getattr(reason, "is_failure", False):
             self._refused = str(reason)
         self._connected.set()
+
+    def _on_disconnect(self, *_args: object) -> None:
+        self._connected.clear()  # paho's network thread reconnects on its own
 
     @property
     def address(self) -> str:
@@ -121,14 +125,28 @@ class MqttPublisher:
         self._client.disconnect()
         self._client.loop_stop()
 
-    async def publish(self, topic: str, payload: bytes) -> None:
-        """Publish one message and wait until the broker acknowledged it (QoS 1)."""
+    async def publish(self, topic: str, payload: bytes, *, attempts: int = 5) -> None:
+        """Publish one message and wait until the broker acknowledged it (QoS 1).
+
+        While the broker is away (a restart), wait for paho to reconnect and publish again;
+        the broker may then hold the message twice, which QoS 1 allows.
+        """
         self._log.debug("mqtt %s %s", topic, payload[:200])
-        info = self._client.publish(topic, payload, qos=self.settings.qos)
-        await asyncio.to_thread(info.wait_for_publish, 30)
-        if not info.is_published():
-            raise BrokerUnavailableError(self.address, f"no PUBACK for {topic} within 30 s")
-        self.published += 1
+        for attempt in range(1, attempts + 1):
+            if not self._connected.is_set():
+                await asyncio.to_thread(self._connected.wait, 30)
+            info = self._client.publish(topic, payload, qos=self.settings.qos)
+            try:
+                await asyncio.to_thread(info.wait_for_publish, 30)
+            except RuntimeError as exc:  # "not currently connected"
+                if attempt == attempts:
+                    raise BrokerUnavailableError(self.address, str(exc)) from exc
+                self._log.warning("mqtt: %s; publishing %s again after reconnecting", exc, topic)
+                continue
+            if info.is_published():
+                self.published += 1
+                return
+        raise BrokerUnavailableError(self.address, f"no PUBACK for {topic} within 30 s")
 
     def publish_nowait(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
         """Queue one message without waiting (the load generator's fast path)."""
