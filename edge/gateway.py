@@ -271,7 +271,18 @@ async def run_gateway(
     ``ble`` overrides ``settings.ble`` (simulations pass the Bumble backend here).
     """
     registry = load_registry(config.read_text())
-    gateway = open_gateway(settings, registry)
+    await serve_gateway(open_gateway(settings, registry), settings, ble=ble)
+
+
+async def serve_gateway(
+    gateway: Gateway, settings: GatewaySettings, *, ble: BleBackend | None = None
+) -> None:
+    """Run an opened gateway's sources, uplink and heartbeats until cancelled, then close it.
+
+    Callers that need to watch the gateway (a simulation waiting for the outbox to drain)
+    open it with :func:`open_gateway` and serve it here.
+    """
+    registry = gateway.registry
     backend = ble if ble is not None else ble_backend(settings.ble)
     logger.info(
         "gateway for station %s: %d devices, outbox %s",
