@@ -34,6 +34,13 @@ PURE_MODULES = [
     "edge.readings",
     "edge.records",
     "edge.registry",
+    "simulators.clock",
+    "simulators.errors",
+    "simulators.faults",
+    "simulators.physiology",
+    "simulators.racp",
+    "simulators.scenario",
+    "simulators.truth",
     "stream.errors",
     "stream.assess_cli",
 ]
