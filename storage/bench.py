@@ -206,14 +206,16 @@ _CADENCE: list[tuple[str, str, float, dict[str, tuple[float, float]]]] = [
 ]
 
 
-def resident_year(residents: int, end: datetime, rng: random.Random) -> tuple[list[str], int]:
-    """Lines of a year of readings for ``residents`` and the number of readings."""
+def resident_year(
+    residents: int, end: datetime, rng: random.Random, days: int = 365
+) -> tuple[list[str], int]:
+    """Lines of ``days`` days of readings for ``residents`` and the number of readings."""
     lines: list[str] = []
     readings = 0
     for n in range(residents):
         subject = _subject(n)
-        for day in range(365):
-            base = end - timedelta(days=365 - day)
+        for day in range(days):
+            base = end - timedelta(days=days - day)
             for kind, device_kind, per_day, fields in _CADENCE:
                 count = int(per_day) + (1 if rng.random() < per_day % 1 else 0)
                 for _ in range(count):
@@ -241,8 +243,13 @@ def resident_year(residents: int, end: datetime, rng: random.Random) -> tuple[li
 
 
 def _gauges(settings: StorageSettings, bucket_id: str) -> dict[str, float]:
-    with urllib.request.urlopen(f"{settings.influx_url.rstrip('/')}/metrics", timeout=10) as reply:  # noqa: S310  # our configured InfluxDB URL
-        text = reply.read().decode()
+    """The bucket's storage gauges summed over its shards ({} while InfluxDB is away)."""
+    url = f"{settings.influx_url.rstrip('/')}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310  # configured URL
+            text = reply.read().decode()
+    except OSError:
+        return {}
     totals: dict[str, float] = {}
     names = "storage_tsm_files_disk_bytes|storage_wal_size|storage_cache_inuse_bytes"
     pattern = re.compile(rf"^({names})\{{([^}}]*)\}} (\S+)$")
@@ -253,13 +260,19 @@ def _gauges(settings: StorageSettings, bucket_id: str) -> dict[str, float]:
     return totals
 
 
-async def sizing(settings: StorageSettings, residents: int, wait_s: float) -> dict[str, Any]:
+async def sizing(
+    settings: StorageSettings,
+    residents: int,
+    wait_s: float,
+    days: int = 365,
+    retention_days: int = 0,
+) -> dict[str, Any]:
     """Bytes per reading and per resident-year, measured on disk after the TSM snapshot."""
     rng = random.Random(2)  # noqa: S311  # test data, not cryptography
     bucket = f"bench_size_{uuid.uuid4().hex[:8]}"
     end = datetime.now(UTC).replace(microsecond=0)
-    lines, readings = resident_year(residents, end, rng)
-    await _fresh_bucket(settings, bucket, 0)
+    lines, readings = resident_year(residents, end, rng, days)
+    await _fresh_bucket(settings, bucket, retention_days * 86_400)
     try:
         await _write(settings, bucket, lines)
         bucket_id = await _bucket_id(settings, bucket)
@@ -281,15 +294,17 @@ async def sizing(settings: StorageSettings, residents: int, wait_s: float) -> di
     line_bytes = sum(len(line) + 1 for line in lines)
     return {
         "residents": residents,
+        "days": days,
+        "retention_days": retention_days,
         "readings": readings,
-        "readings_per_resident_year": round(readings / residents),
+        "readings_per_resident_year": round(readings / residents * 365 / days),
         "line_protocol_bytes_per_reading": round(line_bytes / readings, 1),
         "wal_bytes_after_write": after_write.get("storage_wal_size", 0.0),
         "tsm_bytes": tsm,
         "snapshotted": tsm > 0,
         "waited_s": round(waited),
         "tsm_bytes_per_reading": round(tsm / readings, 2) if tsm else None,
-        "tsm_bytes_per_resident_year": round(tsm / residents) if tsm else None,
+        "tsm_bytes_per_resident_year": round(tsm / residents * 365 / days) if tsm else None,
     }
 
 
@@ -299,7 +314,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"line_cost": line_costs()}
     result["throughput"] = await throughput(settings, args.points)
     if args.sizing:
-        result["sizing"] = await sizing(settings, args.residents, args.wait)
+        result["sizing"] = await sizing(
+            settings, args.residents, args.wait, args.days, args.retention_days
+        )
     return result
 
 
@@ -311,6 +328,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", type=int, default=300_000, help="points to write (300000)")
     parser.add_argument("--sizing", action="store_true", help="also measure bytes on disk")
     parser.add_argument("--residents", type=int, default=50, help="residents for --sizing (50)")
+    parser.add_argument("--days", type=int, default=365, help="days of data for --sizing")
+    parser.add_argument(
+        "--retention-days", type=int, default=0, help="retention of the sizing bucket (0 = none)"
+    )
     parser.add_argument("--wait", type=float, default=900, help="seconds to wait for the snapshot")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
