@@ -27,8 +27,8 @@ set and time (:meth:`LinePoint.key`): InfluxDB overwrites a point with the same 
 so a re-sent observation or a re-emitted window update is an idempotent upsert.
 
 Lines are built here rather than with ``influxdb_client.Point``: this module must stay
-free of I/O libraries, and ``Point`` costs about 30 times more per line (``python -m
-storage.bench`` measures both).
+free of I/O libraries, and ``Point`` costs 2.6-2.8 times more per line (``python -m
+storage.bench`` measures both; figures in docs/storage.md).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ re-emitted window update never overtakes the value it replaces.
 * **Rejected data** (other 4xx: bad line, field type conflict): the batch is counted in
   ``failed``, logged once with InfluxDB's reason, and the writer goes on.
 * **gzip**: bodies are compressed here, at ``write_gzip_level`` (1 by default) in a worker
-  thread; influxdb-client's own ``enable_gzip`` always uses level 9, about five times the
-  CPU for 4 % fewer bytes on our lines (``python -m storage.bench`` measures both).
+  thread; influxdb-client's own ``enable_gzip`` always uses level 9, about four times the
+  CPU for 18 % fewer bytes on our lines (``python -m storage.bench`` measures both).
 
 :class:`StorageWriter` is what the stream worker holds: ``write_observations``,
 ``write_windows`` and ``write_alerts`` turn domain values into points
