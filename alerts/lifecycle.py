@@ -524,7 +524,7 @@ class InhibitRule:
     """An active *source* case mutes *target* cases of the same resident (Alertmanager-style).
 
     A rule id matches a pattern when it equals the pattern or starts with it and the pattern
-    ends with ``.`` (``"nodata."`` matches ``nodata.checkin``). An empty pattern list matches
+    ends with ``.`` (``"checkin."`` matches ``checkin.none``). An empty pattern list matches
     every rule.
     """
 
@@ -551,7 +551,7 @@ DEFAULT_INHIBIT_RULES: Final = (
         name="device_offline_mutes_no_data",
         source_rules=("device.offline", "gateway.offline", "device.offline."),
         source_category=Category.TECHNICAL,
-        target_rules=("nodata.",),
+        target_rules=("checkin.",),
     ),
     InhibitRule(
         name="emergency_mutes_lesser",

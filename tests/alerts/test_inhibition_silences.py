@@ -29,9 +29,9 @@ def case_of(rule: str, severity: Severity, category: Category = Category.CLINICA
 
 
 def test_device_offline_mutes_no_data_cases_of_the_same_resident_only() -> None:
-    """A technical device-offline case mutes nodata.* for that resident, nothing else."""
+    """A technical device-offline case mutes checkin.* for that resident, nothing else."""
     offline = case_of("device.offline", Severity.FOLLOW_UP, Category.TECHNICAL)
-    no_data = case_of("nodata.checkin", Severity.ENGAGEMENT)
+    no_data = case_of("checkin.none", Severity.ENGAGEMENT)
     fever = case_of("vitals.fever", Severity.FOLLOW_UP)
     elsewhere = dataclasses.replace(no_data, subject_id=OTHER_SUBJECT)
     others = [offline, no_data, fever, elsewhere]
@@ -44,7 +44,7 @@ def test_a_closed_source_mutes_nothing() -> None:
     """Inhibition lasts only while the source case is active."""
     offline = case_of("device.offline", Severity.FOLLOW_UP, Category.TECHNICAL)
     closed = dataclasses.replace(offline, state=CaseState.CLOSED)
-    no_data = case_of("nodata.checkin", Severity.ENGAGEMENT)
+    no_data = case_of("checkin.none", Severity.ENGAGEMENT)
     assert muted_by(no_data, [closed]) is None
 
 

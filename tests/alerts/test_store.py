@@ -119,7 +119,7 @@ def test_technical_alerts_stay_out_of_the_clinical_queue(store: CaseStore) -> No
 def test_device_offline_mutes_no_data_until_it_closes(store: CaseStore) -> None:
     """The no-data case is held while the device is offline, and comes back after."""
     u = users(store)
-    store.ingest([alert("nodata.checkin", severity=Severity.ENGAGEMENT)])
+    store.ingest([alert("checkin.none", severity=Severity.ENGAGEMENT)])
     store.ingest(
         [alert("device.offline", severity=Severity.FOLLOW_UP, category=Category.TECHNICAL)]
     )
