@@ -41,12 +41,20 @@ PURE_MODULES = [
     "simulators.racp",
     "simulators.scenario",
     "simulators.truth",
-    "stream.errors",
     "stream.assess_cli",
+    "stream.errors",
+    "stream.messages",
+    "stream.metrics",
+    "stream.plausibility",
+    "stream.residents",
+    "stream.risk",
+    "stream.sink_points",
+    "stream.watchdog",
 ]
 
 #: Top-level packages a pure module must not pull in, directly or indirectly.
 IO_LIBRARIES = {
+    "aiohttp",
     "aiokafka",
     "aiomqtt",
     "bleak",
