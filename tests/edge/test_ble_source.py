@@ -24,6 +24,9 @@ from edge.decoders import (
     GlucoseMeasurement,
     HeartRateMeasurement,
     MiScale,
+    PLXSpotCheckMeasurement,
+    TemperatureMeasurement,
+    WeightMeasurement,
     decode,
 )
 from edge.registry import load_registry
@@ -33,7 +36,10 @@ from simulators.ble import (
     GlucoseMeter,
     HeartRateBand,
     MiScaleAdvertiser,
+    PulseOximeter,
+    Thermometer,
     VirtualAir,
+    WeightScale,
 )
 from simulators.bleak_bumble import BumbleBackend
 from simulators.faults import Faults
@@ -258,3 +264,39 @@ async def test_two_packet_body_composition_is_delivered_as_one_reading() -> None
         70.4,
         22.5,
     )
+
+
+async def test_stored_records_of_every_indicating_device_type_arrive() -> None:
+    """Weight scale, thermometer and oximeter records reach the gateway's sink, as sent."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    weight = WeightMeasurement(70.5, timestamp=STAMP, user_id=1)
+    temperature = TemperatureMeasurement(38.4, timestamp=STAMP, temperature_type=3)
+    spot = PLXSpotCheckMeasurement(91.0, 88.0, timestamp=STAMP)
+    async with (
+        WeightScale(air, name="Scale") as scale,
+        Thermometer(air, name="Thermo") as thermometer,
+        PulseOximeter(air, name="Oxi") as oximeter,
+    ):
+        scale.store(weight)
+        thermometer.store(temperature)
+        oximeter.store(spot)
+        text = registry_for(
+            scale=(scale.address, "scale", "ble"),
+            thermo=(thermometer.address, "thermometer", "ble"),
+            oxi=(oximeter.address, "oximeter", "ble"),
+        )
+        async with running_source(air, text, sink):
+            await sink.until(
+                lambda: all(
+                    sink.of(name)
+                    for name in (
+                        "weight_measurement",
+                        "temperature_measurement",
+                        "plx_spot_check_measurement",
+                    )
+                )
+            )
+    assert decode("2A9D", sink.of("weight_measurement")[0]) == weight
+    assert decode("2A1C", sink.of("temperature_measurement")[0]) == temperature
+    assert decode("2A5E", sink.of("plx_spot_check_measurement")[0]) == spot
