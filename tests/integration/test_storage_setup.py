@@ -54,6 +54,7 @@ async def test_downsampling_task_writes_daily_windows(influxdb: StackSettings, u
             async with StorageWriter.connect(settings) as storage:
                 await storage.write_observations(station.observations)
             task = await setup.find_task(task_name(settings))
+            assert task is not None
             tasks: Any = TasksService(client.api_client)
             run = await tasks.post_tasks_id_runs_async(task.id)
             for _ in range(60):

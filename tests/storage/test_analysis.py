@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,9 @@ ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def series(field: str, values: list[float], subject: str = "a", step_h: int = 24) -> list[Sample]:
+def series(
+    field: str, values: Sequence[float], subject: str = "a", step_h: int = 24
+) -> list[Sample]:
     return [
         Sample(START + timedelta(hours=step_h * i), field, v, subject) for i, v in enumerate(values)
     ]
