@@ -1,5 +1,5 @@
 # carepulse: the few commands a newcomer needs.
-#   make demo        set up, start the local stack, run the main job
+#   make demo        set up, start the local stack, run a simulated station end to end
 #   make test        set up, start the local stack, run lint, types and every test
 #   make check       ruff (lint + format) and mypy --strict
 #   make stack-up / stack-down / stack-status
@@ -41,12 +41,12 @@ stack-down:
 stack-status:
 	scripts/stack status
 
-# Until the end-to-end demo lands (issue #8), the main job is the stack smoke check:
-# every server of the local stack is exercised by the project's own clients.
+# The main job: a simulated station (the default scenario, about 50 residents over
+# several simulated days) through gateway, Kafka, worker, InfluxDB and the alert queue,
+# compared with the scenario's ground truth. DEMO_ARGS="--serve" keeps the dashboard up.
+DEMO_ARGS ?=
 demo: setup stack-up
-	@echo "demo: the simulated-station demo is not built yet; running the local stack smoke check"
-	CAREPULSE_REQUIRE_STACK=1 $(BIN)/pytest -q -p no:cacheprovider tests/integration
-	@scripts/stack status
+	$(BIN)/carepulse --log-level WARNING demo $(DEMO_ARGS)
 
 check: setup
 	$(BIN)/ruff check .

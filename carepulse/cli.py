@@ -21,6 +21,7 @@ from carepulse.log import setup_logging
 COMMANDS: dict[str, str] = {
     "alerts": "alerts.cli:alerts",
     "assess": "stream.assess_cli:assess",
+    "demo": "simulators.demo:demo",
     "decode": "edge.decode_cli:decode",
     "gateway": "edge.gateway_cli:gateway",
     "report": "storage.cli:report",

@@ -1,0 +1,347 @@
+"""``carepulse demo``: a simulated station end to end, on the local stack.
+
+One run, isolated from every other by its own topic prefix, InfluxDB buckets, Faust app id,
+alert database and consumer groups:
+
+1. InfluxDB buckets for the run (``storage`` set-up);
+2. the stream worker (``carepulse worker``) and the alert service (``carepulse alerts
+   serve``) as subprocesses, with a supervisor login and the scenario's residents (names
+   invented for the demo, keyed by pseudonym) in the alert service;
+3. the scenario: virtual BLE devices and the gateway in this process, MQTT devices on
+   Mosquitto (``simulators.runner``);
+4. a summary compared with the scenario's ground truth: what was sent, what reached
+   InfluxDB, what was rejected and why, and which expected alerts became cases.
+
+The services keep running with ``--serve`` so the dashboard can be looked at; otherwise
+they stop after the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from sqlalchemy import create_engine, text
+
+from carepulse.settings import StackSettings, state_dir
+from carepulse.topics import Topics
+from simulators.mqtt_devices import broker_settings_from
+from simulators.runner import anchor_start, gateway_settings, run_scenario
+from simulators.scenario import load_scenario, plan
+from simulators.truth import ground_truth
+from storage.config import StorageSettings
+from storage.setup import StorageSetup
+
+DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "default.toml"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "建国秀英桂兰玉珍淑芬志强国华丽娟明德海燕春梅"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """Names and places of one demo run."""
+
+    run_id: str
+    folder: Path
+    prefix: str
+    readings_bucket: str
+    metrics_bucket: str
+    port: int
+    password: str
+
+    @property
+    def database_url(self) -> str:
+        """The alert service's SQLite file."""
+        return f"sqlite:///{self.folder / 'alerts.db'}"
+
+    def env(self) -> dict[str, str]:
+        """The environment of the worker and the alert service."""
+        return dict(
+            os.environ,
+            CAREPULSE_TOPIC_PREFIX=self.prefix,
+            CAREPULSE_INFLUX_BUCKET=self.readings_bucket,
+            CAREPULSE_METRICS_BUCKET=self.metrics_bucket,
+            CAREPULSE_APP_ID=f"carepulse-demo-{self.run_id}",
+            CAREPULSE_DATADIR=str(self.folder / "faust"),
+            CAREPULSE_RESIDENTS_FILE=str(self.folder / "residents.toml"),
+            CAREPULSE_DATABASE_URL=self.database_url,
+            CAREPULSE_CONSUMER_GROUP=f"carepulse-demo-alerts-{self.run_id}",
+            CAREPULSE_LISTEN_PORT=str(self.port),
+            CAREPULSE_ALERTS_PASSWORD=self.password,
+        )
+
+
+def new_run(port: int) -> DemoRun:
+    """A fresh run id and folder under the state folder."""
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    folder = state_dir() / "demo" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return DemoRun(
+        run_id=run_id,
+        folder=folder,
+        prefix=f"demo{run_id}.",
+        readings_bucket=f"demo{run_id}_readings",
+        metrics_bucket=f"demo{run_id}_metrics",
+        port=port,
+        password=secrets.token_urlsafe(12),
+    )
+
+
+def carepulse(*args: str, env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``carepulse ARGS`` as a subprocess (output to ``log``)."""
+    out = log.open("ab") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(  # noqa: S603  # our own command line
+            [sys.executable, "-m", "carepulse", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]  # a file when log is given
+
+
+def residents_csv(truth: dict[str, Any], station: str) -> str:
+    """Invented names and phone numbers for the demo's residents, keyed by pseudonym."""
+    lines = ["subject_id,station_id,name,phone,conditions,consent"]
+    for n, resident in enumerate(truth["residents"]):
+        name = SURNAMES[n % len(SURNAMES)] + GIVEN[(3 * n) % len(GIVEN)]
+        conditions = ";".join(resident.get("conditions", []))
+        lines.append(f"{resident['subject']},{station},{name},1380000{n:04d},{conditions},given")
+    return "\n".join(lines) + "\n"
+
+
+async def create_topics(stack: StackSettings, prefix: str) -> None:
+    """The run's topics, made before the worker starts (Faust ignores missing ones)."""
+    names = [*Topics.with_prefix(prefix).all(), f"{prefix}readings.valid"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(n, num_partitions=stack.partitions, replication_factor=1) for n in names]
+        )
+    finally:
+        await admin.close()
+
+
+async def wait_http(url: str, timeout_s: float) -> None:
+    """Until ``url`` answers (any status)."""
+    async with httpx.AsyncClient() as client, asyncio.timeout(timeout_s):
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get(url)
+                return
+            await asyncio.sleep(0.5)
+
+
+async def wait_log(path: Path, needle: str, timeout_s: float) -> None:
+    """Until ``needle`` appears in a log file."""
+    async with asyncio.timeout(timeout_s):
+        while not (path.exists() and needle in path.read_text(errors="replace")):
+            await asyncio.sleep(0.5)
+
+
+async def count_topic(bootstrap: str, topic: str) -> Counter[str]:
+    """Messages on a topic from the start, counted by their ``reason`` (dead letters)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    reasons: Counter[str] = Counter()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=2000)
+            if not batch:
+                break
+            for records in batch.values():
+                for record in records:
+                    data = json.loads(record.value or b"{}")
+                    reasons[str(data.get("reason", "?"))[:60]] += 1
+    finally:
+        await consumer.stop()
+    return reasons
+
+
+async def stored_readings(storage: StorageSettings) -> int:
+    """Readings in the run's InfluxDB bucket (one row per observation and field, counted once)."""
+    # A reading is one (subject, kind, time) series point, however many fields it has.
+    flux = (
+        f'from(bucket: "{storage.influx_bucket}") |> range(start: 0)'
+        ' |> filter(fn: (r) => r._measurement == "reading")'
+        ' |> keep(columns: ["_time", "subject", "kind"])'
+        ' |> group(columns: ["subject", "kind"]) |> unique(column: "_time")'
+        ' |> map(fn: (r) => ({r with n: 1})) |> group() |> sum(column: "n")'
+    )
+    async with InfluxDBClientAsync(
+        url=storage.influx_url,
+        token=storage.influx_token.get_secret_value(),
+        org=storage.influx_org,
+    ) as client:
+        tables = await client.query_api().query(flux)
+    return sum(int(r.values["n"]) for t in tables for r in t.records)
+
+
+def cases(run: DemoRun) -> list[tuple[str, str, str, int]]:
+    """(rule, subject, severity, repeats) of every case the alert service opened."""
+    engine = create_engine(run.database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT rule_id, subject_id, severity, repeat_count FROM cases")
+            ).all()
+    finally:
+        engine.dispose()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def compare_alerts(truth: dict[str, Any], found: list[tuple[str, str, str, int]]) -> dict[str, Any]:
+    """Expected alerts against the cases opened (matched by rule and subject)."""
+    expected = {(a["rule_id"], a["subject"]) for a in truth["alerts"]}
+    opened = {(rule, subject) for rule, subject, _, _ in found}
+    allowed = [(m["subject"], m["rule_prefix"]) for m in truth.get("may_fire", [])]
+    unexpected = {
+        (rule, subject)
+        for rule, subject in opened - expected
+        if not any(subject == s and rule.startswith(p) for s, p in allowed)
+    }
+    per_rule: dict[str, dict[str, int]] = {}
+    for rule, subject in expected | opened:
+        row = per_rule.setdefault(rule, {"expected": 0, "found": 0, "missed": 0, "unexpected": 0})
+        if (rule, subject) in expected:
+            row["expected"] += 1
+            row["found" if (rule, subject) in opened else "missed"] += 1
+        elif (rule, subject) in unexpected:
+            row["unexpected"] += 1
+    duplicated = sum(1 for c in Counter((r, s) for r, s, _, _ in found).values() if c > 1)
+    return {
+        "expected": len(expected),
+        "found": len(expected & opened),
+        "missed": sorted(f"{r} {s}" for r, s in expected - opened),
+        "unexpected": sorted(f"{r} {s}" for r, s in unexpected),
+        "duplicated_cases": duplicated,
+        "by_rule": dict(sorted(per_rule.items())),
+    }
+
+
+async def run_demo(
+    scenario_file: Path, duration_s: float, port: int, serve: bool
+) -> dict[str, Any]:
+    """Run the whole demo; returns the summary."""
+    stack = StackSettings.load()
+    run = new_run(port)
+    storage = StorageSettings.load(
+        influx_bucket=run.readings_bucket, metrics_bucket=run.metrics_bucket
+    )
+    async with InfluxDBClientAsync(
+        url=storage.influx_url,
+        token=storage.influx_token.get_secret_value(),
+        org=storage.influx_org,
+    ) as client:
+        await StorageSetup(client, storage).run()
+
+    scenario = load_scenario(scenario_file)
+    speed = scenario.days * 86400.0 / duration_s
+    planned = plan(scenario, start=anchor_start(scenario, scenario.days, speed, datetime.now(UTC)))
+    truth = ground_truth(planned).as_dict(speed=speed)
+    (run.folder / "registry.toml").write_text(planned.registry_toml(), encoding="utf-8")
+    (run.folder / "residents.toml").write_text(planned.residents_toml(), encoding="utf-8")
+    (run.folder / "truth.json").write_text(json.dumps(truth, indent=2), encoding="utf-8")
+    station = str(truth["station_id"])
+    (run.folder / "people.csv").write_text(residents_csv(truth, station), encoding="utf-8")
+
+    await create_topics(stack, run.prefix)
+    env = run.env()
+    for args in (
+        ("alerts", "users", "add", "demo", "--role", "supervisor", "--display-name", "Demo"),
+        ("alerts", "residents", "import", str(run.folder / "people.csv")),
+    ):
+        subprocess.run(  # noqa: S603  # our own command line
+            [sys.executable, "-m", "carepulse", *args], env=env, check=True, capture_output=True
+        )
+    worker = carepulse("worker", env=env, log=run.folder / "worker.log")
+    alerts = carepulse("alerts", "serve", env=env, log=run.folder / "alerts.log")
+    started = time.monotonic()
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/", 60)
+        await wait_log(run.folder / "worker.log", "Ready", 120)
+        summary = await run_scenario(
+            planned,
+            speed=speed,
+            broker=broker_settings_from(stack, f"carepulse-demo-devices-{run.run_id}"),
+            gateway=gateway_settings(planned, run.folder, topic_prefix=run.prefix),
+            state_dir=run.folder,
+            settle_s=15.0,
+        )
+        await asyncio.sleep(15.0)  # the worker and the alert service catch up
+        found = cases(run)
+        stored = await stored_readings(storage)
+        rejected = await count_topic(stack.kafka_bootstrap, f"{run.prefix}readings.rejected")
+        expected_obs = int(truth["counts"]["observations_total"])
+        result = {
+            "run": run.run_id,
+            "scenario": str(scenario_file),
+            "wall_s": round(time.monotonic() - started, 1),
+            "sent": summary.as_dict()["readings_sent"],
+            "undelivered_ble": summary.undelivered,
+            "expected_observations": expected_obs,
+            "stored_in_influxdb": stored,
+            "lost": max(expected_obs - stored, 0),
+            "rejected": dict(rejected),
+            "alerts": compare_alerts(truth, found),
+            "latency": "not measured yet (issue 8)",
+            "dashboard": f"http://127.0.0.1:{port}/ (user demo, password {run.password})",
+            "folder": str(run.folder),
+        }
+        if serve:
+            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+            click.echo("services running; Ctrl-C stops them")
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        return result
+    finally:
+        for process in (worker, alerts):
+            process.send_signal(signal.SIGTERM)
+        for process in (worker, alerts):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@click.command()
+@click.option(
+    "--scenario",
+    "scenario_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_SCENARIO,
+    show_default=True,
+)
+@click.option("--duration", type=float, default=300.0, show_default=True, help="Wall seconds.")
+@click.option("--port", type=int, default=8400, show_default=True, help="Dashboard port.")
+@click.option("--serve", is_flag=True, help="Keep the services running after the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def demo(scenario_file: Path, duration: float, port: int, serve: bool, as_json: bool) -> None:
+    """Run a simulated station end to end on the local stack and compare with its truth."""
+    result = asyncio.run(run_demo(scenario_file, duration, port, serve))
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
