@@ -1,0 +1,57 @@
+"""The demo's comparison with the ground truth, and its invented resident profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulators.demo import compare_alerts, residents_csv
+
+TRUTH: dict[str, Any] = {
+    "station_id": "st-1",
+    "residents": [
+        {"resident": "R1", "subject": "a" * 32, "conditions": ["hypertension", "diabetes"]},
+        {"resident": "R2", "subject": "b" * 32, "conditions": []},
+    ],
+    "alerts": [
+        {"rule_id": "bp.urgent_referral", "subject": "a" * 32},
+        {"rule_id": "rhythm.irregular", "subject": "b" * 32},
+    ],
+    "may_fire": [{"rule_prefix": "bp.hypertensive", "subject": "a" * 32}],
+}
+
+
+def test_found_missed_unexpected_and_allowed_alerts_are_told_apart() -> None:
+    """Expected cases count as found, allowed extras are not unexpected, others are."""
+    cases = [
+        ("bp.urgent_referral", "a" * 32, "urgent", 1),
+        ("bp.hypertensive", "a" * 32, "follow-up", 2),
+        ("vitals.fever", "b" * 32, "follow-up", 1),
+    ]
+    result = compare_alerts(TRUTH, cases)
+    assert result["expected"] == 2
+    assert result["found"] == 1
+    assert result["missed"] == [f"rhythm.irregular {'b' * 32}"]
+    assert result["unexpected"] == [f"vitals.fever {'b' * 32}"]
+    assert result["duplicated_cases"] == 0
+    assert result["by_rule"]["bp.urgent_referral"] == {
+        "expected": 1,
+        "found": 1,
+        "missed": 0,
+        "unexpected": 0,
+    }
+
+
+def test_two_cases_for_one_resident_and_rule_are_duplicates() -> None:
+    """One open case per (resident, rule): a second one is counted as duplicated."""
+    cases = [("bp.urgent_referral", "a" * 32, "urgent", 1)] * 2
+    assert compare_alerts(TRUTH, cases)["duplicated_cases"] == 1
+
+
+def test_resident_profiles_are_keyed_by_pseudonym() -> None:
+    """The alert service's import file names residents by pseudonym, never by station id."""
+    text = residents_csv(TRUTH, "st-1")
+    lines = text.splitlines()
+    assert lines[0] == "subject_id,station_id,name,phone,conditions,consent"
+    assert lines[1].startswith(f"{'a' * 32},st-1,")
+    assert "hypertension;diabetes" in lines[1]
+    assert "R1" not in text
