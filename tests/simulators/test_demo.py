@@ -17,6 +17,7 @@ TRUTH: dict[str, Any] = {
         {"rule_id": "rhythm.irregular", "subject": "b" * 32},
     ],
     "may_fire": [{"rule_prefix": "bp.hypertensive", "subject": "a" * 32}],
+    "watchdog": [{"rule_id": "device.battery_low", "subject": "a" * 32}],
 }
 
 
@@ -39,6 +40,14 @@ def test_found_missed_unexpected_and_allowed_alerts_are_told_apart() -> None:
         "missed": 0,
         "unexpected": 0,
     }
+
+
+def test_watchdog_alerts_are_counted_by_rule_not_as_unexpected() -> None:
+    """A battery alert under a device pseudonym counts for its rule, not as a surprise."""
+    cases = [("device.battery_low", "c" * 32, "engagement", 1)]
+    result = compare_alerts(TRUTH, cases)
+    assert result["unexpected"] == []
+    assert result["watchdog"] == {"device.battery_low": {"expected": 1, "found": 1}}
 
 
 def test_two_cases_for_one_resident_and_rule_are_duplicates() -> None:
