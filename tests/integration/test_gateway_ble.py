@@ -8,12 +8,9 @@ exactly as on a station.
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from bleak import BleakClient, BleakScanner
 
 from carepulse.observation import Source
@@ -24,28 +21,11 @@ from edge.decoders import BloodPressureMeasurement, DateTime, HeartRateMeasureme
 from edge.gateway import BleBackend, run_gateway
 from simulators.ble import BloodPressureMonitor, HeartRateBand, VirtualAir
 from simulators.bleak_bumble import BumbleBackend
+from tests.integration.kafka_json import consume_json
 
 pytestmark = pytest.mark.kafka
 
 SECRET = "ble-integration-secret-0123456789"
-
-
-async def consume(
-    bootstrap: str, topic: str, expected: int, timeout_s: float
-) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(found) < expected:
-                batch = await consumer.getmany(timeout_ms=300)
-                found.extend(json.loads(r.value) for rs in batch.values() for r in rs if r.value)
-    except TimeoutError:
-        pass
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_virtual_devices_reach_kafka_through_the_gateway(
@@ -94,8 +74,8 @@ async def test_virtual_devices_reach_kafka_through_the_gateway(
             await asyncio.sleep(0.2)
             for bpm in (118, 121):
                 await band.notify_heart_rate(HeartRateMeasurement(bpm, True))
-            readings = await consume(kafka.kafka_bootstrap, f"{prefix}readings", 4, 30)
-            beats = await consume(kafka.kafka_bootstrap, f"{prefix}heartbeats", 6, 10)
+            readings = await consume_json(kafka.kafka_bootstrap, f"{prefix}readings", 4, 30)
+            beats = await consume_json(kafka.kafka_bootstrap, f"{prefix}heartbeats", 6, 10)
         finally:
             gateway.cancel()
             await asyncio.gather(gateway, return_exceptions=True)

@@ -16,15 +16,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
-from aiokafka import AIOKafkaConsumer
 from paho.mqtt.enums import CallbackAPIVersion
 
 from carepulse.pseudonym import pseudonymise
 from carepulse.settings import StackSettings
+from tests.integration.kafka_json import consume_json
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.kafka]
 
@@ -54,6 +53,10 @@ class GatewayRun:
     env: dict[str, str]
     prefix: str
     log: Path
+
+    def topic(self, name: str) -> str:
+        """The run's name of a pipeline topic."""
+        return f"{self.prefix}{name}"
 
     def start(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as log:
@@ -114,29 +117,9 @@ def weight(n: int) -> bytes:
     ).encode()
 
 
-async def consume(
-    bootstrap: str, topic: str, expected: int, timeout_s: float
-) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    found: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(found) < expected:
-                batch = await consumer.getmany(timeout_ms=500)
-                found.extend(json.loads(r.value) for rs in batch.values() for r in rs if r.value)
-    except TimeoutError:
-        pass
-    finally:
-        await consumer.stop()
-    return found
-
-
 async def wait_for_subscription(run: GatewayRun, kafka: StackSettings) -> None:
     """The gateway is subscribed once its first heartbeat reached Kafka and MQTT is up."""
-    beats = await consume(kafka.kafka_bootstrap, f"{run.prefix}heartbeats", 1, 60)
+    beats = await consume_json(kafka.kafka_bootstrap, run.topic("heartbeats"), 1, 60)
     assert beats, run.log.read_text()
     await asyncio.sleep(1.0)  # the MQTT subscription is made right after the connection
 
@@ -150,7 +133,9 @@ async def test_wifi_scale_readings_reach_kafka_pseudonymised(
         await wait_for_subscription(gateway_run, kafka)
         for n in range(20):
             publish(publisher, "carepulse/devices/wifi-scale-1/weight_measurement", weight(n))
-        observations = await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 20, 60)
+        observations = await consume_json(
+            kafka.kafka_bootstrap, gateway_run.topic("readings"), 20, 60
+        )
     finally:
         gateway.terminate()
         gateway.wait(30)
@@ -175,10 +160,10 @@ async def test_bad_input_is_dead_lettered_and_the_gateway_keeps_going(
         publish(publisher, "carepulse/devices/wifi-scale-1/weight_measurement", b'{"hex": "01"}')
         publish(publisher, "carepulse/devices/wifi-scale-1/weight_measurement", b"x" * 70000)
         publish(publisher, "carepulse/devices/wifi-scale-1/weight_measurement", weight(1))
-        rejected = await consume(
-            kafka.kafka_bootstrap, f"{gateway_run.prefix}readings.rejected", 4, 60
+        rejected = await consume_json(
+            kafka.kafka_bootstrap, gateway_run.topic("readings.rejected"), 4, 60
         )
-        readings = await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 1, 30)
+        readings = await consume_json(kafka.kafka_bootstrap, gateway_run.topic("readings"), 1, 30)
         assert gateway.poll() is None
     finally:
         gateway.terminate()
@@ -206,7 +191,7 @@ async def test_proxy_advert_is_decoded_like_a_direct_one(
     try:
         await wait_for_subscription(gateway_run, kafka)
         publish(publisher, "home/station-proxy/BTtoMQTT/AABBCC001122", json.dumps(advert).encode())
-        readings = await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 1, 60)
+        readings = await consume_json(kafka.kafka_bootstrap, gateway_run.topic("readings"), 1, 60)
     finally:
         gateway.terminate()
         gateway.wait(30)
@@ -224,7 +209,7 @@ async def test_gateway_killed_with_sigkill_loses_no_mqtt_reading(
         await wait_for_subscription(gateway_run, kafka)
         for n in range(10):
             publish(publisher, "carepulse/devices/wifi-scale-1/weight_measurement", weight(n))
-        await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 10, 60)
+        await consume_json(kafka.kafka_bootstrap, gateway_run.topic("readings"), 10, 60)
     finally:
         gateway.send_signal(signal.SIGKILL)
         gateway.wait(30)
@@ -232,7 +217,9 @@ async def test_gateway_killed_with_sigkill_loses_no_mqtt_reading(
         publish(publisher, "carepulse/devices/wifi-scale-1/weight_measurement", weight(n))
     restarted = gateway_run.start()
     try:
-        observations = await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 30, 90)
+        observations = await consume_json(
+            kafka.kafka_bootstrap, gateway_run.topic("readings"), 30, 90
+        )
     finally:
         restarted.terminate()
         restarted.wait(30)
@@ -255,14 +242,16 @@ async def test_gateway_over_tls_rides_out_a_broker_restart(
         with connected_publisher(mqtt) as publisher:
             for n in range(5):
                 publish(publisher, topic, weight(n))
-        await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 5, 60)
+        await consume_json(kafka.kafka_bootstrap, gateway_run.topic("readings"), 5, 60)
         subprocess.run(["bash", str(STACK), "down", "mosquitto"], check=True)
         subprocess.run(["bash", str(STACK), "up", "mosquitto"], check=True)
         await asyncio.sleep(3)  # paho's first reconnect attempt is one second after the loss
         with connected_publisher(mqtt) as publisher:
             for n in range(5, 10):
                 publish(publisher, topic, weight(n))
-        observations = await consume(kafka.kafka_bootstrap, f"{gateway_run.prefix}readings", 10, 60)
+        observations = await consume_json(
+            kafka.kafka_bootstrap, gateway_run.topic("readings"), 10, 60
+        )
     finally:
         gateway.terminate()
         gateway.wait(30)

@@ -6,43 +6,22 @@ the observations and dead letters on Kafka must match the ground truth's counts.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from carepulse.settings import StackSettings
 from simulators.mqtt_devices import broker_settings_from
 from simulators.runner import anchor_start, gateway_settings, run_scenario
 from simulators.scenario import load_scenario, plan
 from simulators.truth import ground_truth
+from tests.integration.kafka_json import consume_json
 
 pytestmark = [pytest.mark.kafka, pytest.mark.mosquitto]
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "simulators" / "scenarios"
-
-
-async def consume(bootstrap: str, topic: str, expected: int, timeout_s: float) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while len(found) < expected:
-                batch = await consumer.getmany(timeout_ms=300)
-                found.extend(json.loads(r.value) for rs in batch.values() for r in rs if r.value)
-    except TimeoutError:
-        pass
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_bad_input_scenario_reaches_kafka_as_the_truth_says(
@@ -64,9 +43,9 @@ async def test_bad_input_scenario_reaches_kafka_as_the_truth_says(
     )
     assert summary.undelivered == 0
     expected = truth.counts.total_observations()
-    readings = await consume(kafka.kafka_bootstrap, f"{prefix}readings", expected, 30)
+    readings = await consume_json(kafka.kafka_bootstrap, f"{prefix}readings", expected, 30)
     rejected_total = sum(truth.counts.rejected_gateway.values())
-    rejected = await consume(
+    rejected = await consume_json(
         kafka.kafka_bootstrap, f"{prefix}readings.rejected", rejected_total, 15
     )
     names = {scenario.pseudonym(r.id): r.id for r in scenario.residents}
