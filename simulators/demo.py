@@ -212,6 +212,73 @@ def cases(run: DemoRun) -> list[tuple[str, str, str, int]]:
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+async def received_times(bootstrap: str, topic: str) -> dict[str, datetime]:
+    """``received_at`` (the gateway's receipt) of every observation on ``topic``, by id."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    times: dict[str, datetime] = {}
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=2000)
+            if not batch:
+                break
+            for records in batch.values():
+                for record in records:
+                    data = json.loads(record.value or b"{}")
+                    times[data["observation_id"]] = datetime.fromisoformat(data["received_at"])
+    finally:
+        await consumer.stop()
+    return times
+
+
+async def alert_latencies(
+    bootstrap: str, topic: str, received: dict[str, datetime]
+) -> dict[str, Any]:
+    """Gateway receipt of the newest evidence reading → the alert on the ``alerts`` topic.
+
+    Each firing alert's Kafka record timestamp (when the worker produced it) minus the
+    latest ``received_at`` among the readings in its evidence. Under time acceleration a
+    device-stamped reading is received long after it was measured, so receipt is the start.
+    """
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    delays: list[float] = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=2000)
+            if not batch:
+                break
+            for records in batch.values():
+                for record in records:
+                    alert = json.loads(record.value or b"{}")
+                    if alert.get("status") != "firing":
+                        continue
+                    ids = [r.get("observation_id") for r in alert["evidence"].get("readings", [])]
+                    stamps = [received[i] for i in ids if i in received]
+                    if stamps:
+                        produced = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                        delays.append((produced - max(stamps)).total_seconds())
+    finally:
+        await consumer.stop()
+    if not delays:
+        return {"alerts": 0}
+    ordered = sorted(delays)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+    return {
+        "alerts": len(ordered),
+        "p50_s": pick(0.5),
+        "p99_s": pick(0.99),
+        "max_s": round(ordered[-1], 3),
+    }
+
+
 def compare_alerts(truth: dict[str, Any], found: list[tuple[str, str, str, int]]) -> dict[str, Any]:
     """Expected alerts against the cases opened (matched by rule and subject)."""
     watchdog_rules = {w["rule_id"] for w in truth.get("watchdog", [])}
@@ -303,6 +370,8 @@ async def run_demo(
         )
         await asyncio.sleep(15.0)  # the worker and the alert service catch up
         found = cases(run)
+        received = await received_times(stack.kafka_bootstrap, f"{run.prefix}readings")
+        latency = await alert_latencies(stack.kafka_bootstrap, f"{run.prefix}alerts", received)
         stored = await stored_readings(storage)
         rejected = await count_topic(stack.kafka_bootstrap, f"{run.prefix}readings.rejected")
         expected_obs = int(truth["counts"]["observations_total"])
@@ -317,7 +386,7 @@ async def run_demo(
             "lost": max(expected_obs - stored, 0),
             "rejected": dict(rejected),
             "alerts": compare_alerts(truth, found),
-            "latency": "not measured yet (issue 8)",
+            "latency_receipt_to_alert": latency,
             "dashboard": f"http://127.0.0.1:{port}/ (user demo, password {run.password})",
             "folder": str(run.folder),
         }
