@@ -60,10 +60,10 @@ DEFAULT_SPEED = 1440.0
 @click.option("--rate", type=float, default=20000.0, show_default=True, help="Load: total/s.")
 @click.option(
     "--into",
-    type=click.Choice(["kafka", "gateway"]),
+    type=click.Choice(["kafka"]),
     default="kafka",
     show_default=True,
-    help="Load: straight into Kafka, or as MQTT devices through a running gateway.",
+    help="Load: straight into Kafka (the path through a gateway is not built yet).",
 )
 def simulate(
     scenario_file: Path | None,
@@ -136,12 +136,6 @@ def _load(
     topic_prefix: str | None,
 ) -> dict[str, Any]:
     prefix = settings.topic_prefix if topic_prefix is None else topic_prefix
-    if into == "gateway":
-        msg = (
-            "--into gateway: publish from MQTT devices to a running gateway; "
-            "not wired into this command yet (see docs/simulators.md)"
-        )
-        raise click.UsageError(msg)
     report = asyncio.run(
         load_kafka(
             bootstrap=settings.kafka_bootstrap,
