@@ -188,6 +188,7 @@ class BleSource:
                     "ble: no advert for %.0f s; restarting the scanner", self._watchdog_s
                 )
             except BleakError as exc:
+                _reraise_if_cancelled(exc)
                 self._log.warning("ble: scanner failed (%s); retrying", exc)
                 await asyncio.sleep(self._backoff.delay(1))
             finally:
@@ -211,6 +212,7 @@ class BleSource:
                 if device.mode.value == "poll":
                     await asyncio.sleep(device.poll_interval_s)
             except (BleakError, TimeoutError, OSError) as exc:
+                _reraise_if_cancelled(exc)
                 if state.failures == 0:
                     self._log.warning("ble: %s: %s; retrying with backoff", device.id, exc)
                 state.failures += 1
@@ -313,6 +315,13 @@ class BleSource:
             )
         await client.write_gatt_char(racp, bytes(request), response=True)
         await asyncio.wait_for(answered.wait(), timeout=30)
+
+
+def _reraise_if_cancelled(exc: BaseException) -> None:
+    """A backend may turn our own cancellation into a BleakError; never retry through it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
 
 
 def _current_time(now: datetime) -> CurrentTime:

@@ -102,7 +102,9 @@ async def running_source(
         yield source
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # A stuck source must fail the test, not hang the suite.
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done, "the BLE source did not stop within 10 s of being cancelled"
 
 
 async def test_band_notifications_and_battery_reach_the_sink() -> None:
