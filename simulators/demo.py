@@ -299,12 +299,17 @@ def compare_alerts(truth: dict[str, Any], found: list[tuple[str, str, str, int]]
         elif (rule, subject) in unexpected:
             row["unexpected"] += 1
     duplicated = sum(1 for c in Counter((r, s) for r, s, _, _ in found).values() if c > 1)
-    # Watchdog alerts are compared by rule: the stream raises device alerts under a device
-    # pseudonym, the truth names the resident (see the issue notes).
+    # Watchdog alerts are compared by rule and resident: the stream raises device alerts
+    # under the pseudonym of the resident the device belongs to. ``other`` counts cases
+    # of the rule under any other subject (a device whose resident the stream had not
+    # learned yet keeps a device pseudonym).
+    watched = {(w["rule_id"], w["subject"]) for w in truth.get("watchdog", [])}
+    raised = {(rule, subject) for rule, subject, _, _ in found if rule in watchdog_rules}
     watchdog = {
         rule: {
-            "expected": sum(1 for w in truth["watchdog"] if w["rule_id"] == rule),
-            "found": sum(1 for r, _, _, _ in found if r == rule),
+            "expected": sum(1 for r, _ in watched if r == rule),
+            "found": sum(1 for r, _ in watched & raised if r == rule),
+            "other": sum(1 for r, _ in raised - watched if r == rule),
         }
         for rule in sorted(watchdog_rules)
     }

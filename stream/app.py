@@ -1,4 +1,4 @@
-"""The Faust app: ingest, windowed metrics, risk, watchdog, storage sink.
+"""The Faust app: one batched pipeline (ingest, metrics, risk), watchdog, storage sink.
 
 :func:`create_app` builds everything from :class:`~stream.config.StreamSettings` in one
 function and returns a :class:`StreamApp` (the app plus handles on its topics, tables and
@@ -8,19 +8,32 @@ one singleton STYLE allows.
 
 Topics (prefix configurable)::
 
-    readings ──ingest──► readings.valid ──metrics──► metrics
-        │                     ├──risk──────► alerts ◄── watchdog (timers, heartbeats)
-        └──► readings.rejected └──sink (own consumer group) ──► InfluxDB ◄── metrics
+    readings ──pipeline──► readings.valid ──sink (own consumer group)──► InfluxDB
+        │        │  │  └──► metrics ─────────sink──────────────────────────┘
+        │        │  └─────► alerts ◄── watchdog (timers, heartbeats)
+        │        └────────► devices.owner ──► heartbeats agent (device → resident)
+        └──► readings.rejected
+
+The **pipeline** agent takes a batch of observations at a time (``noack_take``), folds
+every one of them into in-memory state (dedup, windows, HRV, the per-resident record),
+then hands the batch's output to the producer at once: each changed table key's
+changelog record **once per batch**, each changed window's ``metrics`` message once per
+batch, alerts, dead letters and the forwards for the sink. It waits until Kafka
+acknowledged all of it and only then acks the batch's events, so a committed offset never
+runs ahead of its effects (at least once); the source watermarks in every aggregate make
+the replay after a crash idempotent.
 
 Every agent runs with ``concurrency=1`` (faust-streaming #606: with more, a crash can
-commit past an in-flight message). docs/stream.md explains each choice.
+commit past an in-flight message). docs/stream.md explains each choice and the figures.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +44,7 @@ from carepulse.alert import Alert
 from carepulse.errors import ObservationError
 from carepulse.observation import Observation
 from stream.config import StreamSettings
-from stream.messages import Valid, dead_letter, metric_message
+from stream.messages import dead_letter, metric_message, valid_message
 from stream.metrics import (
     DAYS_KEPT,
     HRV_WINDOW,
@@ -66,13 +79,17 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 """Wall-clock seconds since the epoch (``time.time``; tests pass a fixed clock)."""
 
-#: Changelog config of every windowed table: compact *and* delete, so expired windows
-#: leave the changelog (Faust's default for windowed tables is compact only).
+#: Changelog config of the window tables: compact *and* delete (expired windows leave).
 WINDOW_TOPIC_CONFIG = {"cleanup.policy": "compact,delete"}
-#: Extra retention of a window past its grace period (Faust's cleanup runs every 30 s).
-EXPIRY_SLACK_S = 3600.0
 #: Alerts remembered per resident for re-sending on a replayed reading.
 SENT_KEPT = 4
+#: Devices remembered per resident (those already announced on ``devices.owner``).
+DEVICES_KEPT = 16
+#: Loggers whose debug records cost ~5 % of the worker's time even when nothing prints
+#: them (aiokafka and mode build a LogRecord per produced message otherwise).
+QUIET_LOGGERS = ("aiokafka", "faust", "mode")
+#: How a ``devices.owner`` message starts (``{"owner": {station, device, subject}}``).
+OWNER_PREFIX = b'{"owner":'
 
 
 @dataclass(slots=True)
@@ -88,6 +105,43 @@ class Counters:
     replayed: int = 0
     metrics_sent: int = 0
     alerts_sent: int = 0
+    batches: int = 0
+    changelog_writes: int = 0
+
+
+Record = tuple[str, bytes | None, bytes | None, int | None, float | None]
+"""``(topic or role, key, value, partition, timestamp)`` of one outgoing record."""
+
+Send = Callable[[str, bytes | None, bytes | None, int | None, float | None], Awaitable[Any]]
+"""``send(topic, key, value, partition, timestamp)``: queue one record; returns its
+delivery future (or ``None``)."""
+
+
+@dataclass(slots=True)
+class Outbox:
+    """Where every record of the worker goes: one seam over the producer.
+
+    ``send`` defaults to Faust's producer (aiokafka underneath) without Faust's
+    per-message ``FutureMessage``/serializer/sensor layer; tests replace it with a mock.
+    :meth:`deliver` queues a batch and waits until Kafka acknowledged every record.
+    """
+
+    send: Send
+    names: dict[str, str]
+
+    async def deliver(self, records: Iterable[Record]) -> int:
+        """Queue ``records`` (role or topic, key, value, partition, timestamp) and wait."""
+        futures = []
+        count = 0
+        for topic, key, value, partition, timestamp in records:
+            name = self.names.get(topic, topic)
+            future = await self.send(name, key, value, partition, timestamp)
+            count += 1
+            if isinstance(future, asyncio.Future):
+                futures.append(future)
+        if futures:
+            await asyncio.gather(*futures)
+        return count
 
 
 @dataclass(slots=True)
@@ -99,11 +153,76 @@ class StreamApp:
     topics: dict[str, Any]
     tables: dict[str, Any]
     agents: dict[str, Any]
+    outbox: Outbox
     counters: Counters = field(default_factory=Counters)
 
 
 def _now_utc(clock: Clock) -> datetime:
     return datetime.fromtimestamp(clock(), UTC)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+class StateWrites:
+    """Table writes of one batch: the store is updated at once, the changelog once per key.
+
+    Faust's own ``table[key] = value`` sends a changelog record per assignment through
+    its producer buffer (one message at a time, and only inside a stream's event). The
+    pipeline instead writes the store directly and sends each changed key's latest value
+    once, to the partition it names (the source partition of the resident's readings, or
+    the partition recorded in the value for timers), JSON-serialised as Faust's table
+    codec expects, so the store is rebuilt from the changelog on restart as before.
+    """
+
+    def __init__(self) -> None:
+        """An empty set of writes."""
+        self.dirty: dict[tuple[str, Any], tuple[Any, Any, Any, int]] = {}
+
+    def put(self, table: Any, key: Any, value: Any, partition: int) -> None:
+        """Set ``key`` in ``table`` (``None`` deletes it) and mark it for the changelog."""
+        store = table.data
+        if value is None:
+            store.pop(key, None)
+        else:
+            store[key] = value
+        key_partition = getattr(store, "_key_partition", None)
+        if isinstance(key_partition, dict):  # the memory store's partition index
+            if value is None:
+                key_partition.pop(key, None)
+            else:
+                key_partition[key] = partition
+        self.dirty[(table.name, key)] = (table, key, value, partition)
+
+    def records(self) -> list[Record]:
+        """The changelog records, one per changed key; clears the set."""
+        out: list[Record] = []
+        for table, key, value, partition in self.dirty.values():
+            out.append(
+                (
+                    table.changelog_topic.get_topic_name(),
+                    _dumps(key),
+                    None if value is None else _dumps(value),
+                    partition,
+                    None,
+                )
+            )
+        self.dirty.clear()
+        return out
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch of the pipeline sends, in order of delivery."""
+
+    rejected: list[Record] = field(default_factory=list)
+    forwards: list[Record] = field(default_factory=list)
+    owners: list[Record] = field(default_factory=list)
+    #: ``(metric, subject, kind, window, start) -> builder``: the last update wins.
+    emits: dict[tuple[str, str, str, str, float], Callable[[], bytes]] = field(default_factory=dict)
+    alerts: list[tuple[str, bytes]] = field(default_factory=list)
+    writes: StateWrites = field(default_factory=StateWrites)
 
 
 def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamApp:
@@ -129,11 +248,21 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         "web_enabled": settings.web_enabled,
         "web_port": settings.web_port,
         "producer_acks": -1,
+        "producer_linger_ms": settings.producer_linger_ms,
+        "producer_max_batch_size": settings.producer_max_batch_size,
+        "producer_compression_type": settings.producer_compression or None,
         "consumer_auto_offset_reset": "earliest",
+        "stream_buffer_maxsize": settings.stream_buffer_maxsize,
+        # On shutdown, commit what was acked and stop: do not wait for events that a
+        # stopped agent will never ack (they are read again on restart; the
+        # watermarks make that harmless). Waiting hung an overloaded worker forever.
+        "stream_wait_empty": False,
     }
     if settings.datadir is not None:
         options["datadir"] = str(settings.datadir)
     app = faust.App(settings.app_id, **options)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
     raw: dict[str, Any] = {
         "key_type": bytes,
         "value_type": bytes,
@@ -141,13 +270,34 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         "value_serializer": "raw",
     }
     readings = app.topic(names.readings, partitions=partitions, **raw)
-    rejected = app.topic(names.rejected, partitions=partitions, **raw)
-    valid = app.topic(settings.valid_topic, partitions=partitions, **raw)
-    metrics_topic = app.topic(names.metrics, partitions=partitions, **raw)
-    alerts_topic = app.topic(names.alerts, partitions=partitions, **raw)
-    heartbeats = app.topic(names.heartbeats, partitions=partitions, **raw)
+    # internal=True: Faust declares (creates if missing) the topics of this channel before
+    # subscribing, so devices.owner needs no setup step.
+    heartbeats = app.topic(
+        names.heartbeats, settings.owner_topic, partitions=partitions, internal=True, **raw
+    )
+    # Written by the pipeline, read by the sink (readings.valid) and the heartbeats agent.
+    valid = app.topic(settings.valid_topic, partitions=partitions, internal=True, **raw)
+    owner = app.topic(settings.owner_topic, partitions=partitions, internal=True, **raw)
     counters = Counters()
     offset_s = settings.utc_offset_s
+    roles = {
+        "rejected": names.rejected,
+        "valid": settings.valid_topic,
+        "metrics": names.metrics,
+        "alerts": names.alerts,
+        "owner": settings.owner_topic,
+    }
+
+    async def kafka_send(
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        timestamp: float | None,
+    ) -> Any:
+        return await app.producer.send(topic, key, value, partition, timestamp, None)
+
+    outbox = Outbox(send=kafka_send, names=roles)
 
     # ------------------------------------------------------------------------ tables
 
@@ -157,213 +307,221 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         "1h": settings.grace_hour_s,
         "1d": settings.grace_day_s,
     }
-
-    def shifted(event: Any) -> float:
-        # Windows align to the epoch; shifting by the UTC offset aligns days to local midnight.
-        return float(event.message.timestamp) + offset_s
-
-    windows: dict[str, Any] = {}
-    for window in WINDOWS:
-        expires = window.size_s + graces[window.name] + offset_s + EXPIRY_SLACK_S
-        windows[window.name] = (
-            app.Table(
-                f"window_{window.name}",
-                default=dict,
-                partitions=partitions,
-                extra_topic_configs=WINDOW_TOPIC_CONFIG,
-            )
-            .tumbling(window.size_s, expires=timedelta(seconds=expires))
-            .relative_to(shifted)  # type: ignore[attr-defined]  # in WindowWrapper, not its ABC
-        )
-    hrv_table = (
-        app.Table(
-            "hrv_5m", default=dict, partitions=partitions, extra_topic_configs=WINDOW_TOPIC_CONFIG
-        )
-        .tumbling(
-            HRV_WINDOW.size_s,
-            expires=timedelta(seconds=HRV_WINDOW.size_s + settings.grace_minute_s + EXPIRY_SLACK_S),
-        )
-        .relative_to(shifted)  # type: ignore[attr-defined]  # in WindowWrapper, not its ABC
+    windows = app.Table(
+        "windows", default=None, partitions=partitions, extra_topic_configs=WINDOW_TOPIC_CONFIG
     )
-    days = app.Table("days", default=dict, partitions=partitions)
-    risk_table = app.Table("risk", default=dict, partitions=partitions)
-    devices = app.Table("devices", default=dict, partitions=partitions)
+    hrv_table = app.Table(
+        "hrv", default=None, partitions=partitions, extra_topic_configs=WINDOW_TOPIC_CONFIG
+    )
+    resident_table = app.Table("residents", default=None, partitions=partitions)
+    devices = app.Table("devices", default=None, partitions=partitions)
+    # ResidentState objects of the records in the store, by identity of the stored dict:
+    # a record replaced by changelog recovery is a new object and is parsed again.
+    state_cache: dict[str, tuple[Any, ResidentState]] = {}
 
-    async def send_alert(alert: Alert) -> None:
-        await alerts_topic.send(key=alert.subject_id.encode(), value=alert.to_json())
-        counters.alerts_sent += 1
+    def resident_state(subject: str, record: Any) -> ResidentState:
+        cached = state_cache.get(subject)
+        if cached is not None and cached[0] is record:
+            return cached[1]
+        return ResidentState.from_dict(None if record is None else record.get("state"))
 
-    # ------------------------------------------------------------------------ ingest
+    def alert_record(alert: Alert) -> tuple[str, bytes]:
+        return alert.subject_id, alert.to_json()
 
-    async def reject(
-        raw_value: bytes, stage: str, reason: str, field_name: str | None, obs: Any = None
-    ) -> None:
-        counters.rejected += 1
-        await rejected.send(
-            key=None if obs is None else obs.device_id.encode(),
-            value=dead_letter(
-                raw_value,
-                stage=stage,
-                reason=reason,
-                field=field_name,
-                rejected_at=_now_utc(clock),
-                observation=obs,
-            ),
+    async def deliver_alerts(alerts: list[tuple[str, bytes]], writes: StateWrites) -> None:
+        await outbox.deliver(
+            [
+                *writes.records(),
+                *(("alerts", subject.encode(), value, None, None) for subject, value in alerts),
+            ]
         )
+        counters.alerts_sent += len(alerts)
 
-    @app.agent(readings, concurrency=1, name="ingest")
-    async def ingest(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-        async for event in stream.events():
-            message = event.message
-            value = event.value if isinstance(event.value, bytes) else b""
-            counters.ingested += 1
-            try:
-                obs = Observation.from_json(value)
-            except ObservationError as exc:
-                await reject(value, "schema", str(exc), exc.field)
-                yield "rejected"
-                continue
-            bad = check_values(obs, ranges)
-            if bad is not None:
-                await reject(value, "plausibility", f"{bad.field}: {bad.reason}", bad.field, obs)
-                yield "rejected"
-                continue
-            seen = dedup.get(obs.observation_id)
-            position = [message.partition, message.offset]
-            if seen is not None and seen[1:] != position:
-                counters.duplicates += 1
-                yield "duplicate"
-                continue
-            verdict = check_clock(
-                obs.measured_at,
-                obs.received_at,
-                max_future=timedelta(seconds=settings.clock_max_future_s),
-                max_past=timedelta(seconds=settings.clock_max_past_s),
-            )
-            if verdict.suspect:
-                counters.clock_suspect += 1
-            dedup[obs.observation_id] = [clock(), *position]
-            event_time = verdict.event_time.timestamp()
-            out = Valid(obs, event_time, verdict.suspect, message.partition, message.offset)
-            await valid.send(
-                key=obs.subject_id.encode(),
-                value=out.to_json(),
-                partition=message.partition,
-                timestamp=event_time,
-            )
-            counters.forwarded += 1
-            yield "forwarded"
+    # ------------------------------------------------------------------- the pipeline
 
-    async def prune_dedup() -> None:
-        """Forget observation ids older than the dedup TTL (tombstones in the changelog)."""
-        cutoff = clock() - settings.dedup_ttl_s
-        pruned = prune_table(dedup, lambda v: v is not None and v[0] < cutoff, lambda v: v[1])
-        if pruned:
-            logger.info("dedup: forgot %d observation ids older than the TTL", pruned)
+    def reject(
+        batch: Batch,
+        raw_value: bytes,
+        stage: str,
+        reason: str,
+        field_name: str | None,
+        obs: Any = None,
+    ) -> str:
+        counters.rejected += 1
+        batch.rejected.append(
+            (
+                "rejected",
+                None if obs is None else obs.device_id.encode(),
+                dead_letter(
+                    raw_value,
+                    stage=stage,
+                    reason=reason,
+                    field=field_name,
+                    rejected_at=_now_utc(clock),
+                    observation=obs,
+                ),
+                None,
+                None,
+            )
+        )
+        return "rejected"
+
+    def ingest_one(event: Any, batch: Batch) -> str:
+        """One observation through ingest, metrics and risk; what happened to it."""
+        message = event.message
+        value = event.value if isinstance(event.value, bytes) else b""
+        partition, offset = message.partition, message.offset
+        counters.ingested += 1
+        try:
+            obs = Observation.from_json(value)
+        except ObservationError as exc:
+            return reject(batch, value, "schema", str(exc), exc.field)
+        bad = check_values(obs, ranges)
+        if bad is not None:
+            return reject(
+                batch, value, "plausibility", f"{bad.field}: {bad.reason}", bad.field, obs
+            )
+        seen = dedup.data.get(obs.observation_id)
+        if seen is not None and (seen[1] != partition or seen[2] != offset):
+            counters.duplicates += 1
+            return "duplicate"
+        verdict = check_clock(
+            obs.measured_at,
+            obs.received_at,
+            max_future=timedelta(seconds=settings.clock_max_future_s),
+            max_past=timedelta(seconds=settings.clock_max_past_s),
+        )
+        if verdict.suspect:
+            counters.clock_suspect += 1
+        if seen is None:
+            batch.writes.put(dedup, obs.observation_id, [clock(), partition, offset], partition)
+        at = verdict.event_time.timestamp()
+        batch.forwards.append(
+            (
+                "valid",
+                obs.subject_id.encode(),
+                valid_message(value, at, verdict.suspect, partition, offset),
+                partition,
+                at,
+            )
+        )
+        counters.forwarded += 1
+        outcome = update_windows(obs, at, partition, offset, batch)
+        replayed = update_resident(obs, at, partition, offset, batch)
+        if replayed:
+            counters.replayed += 1
+            return "replayed"
+        return outcome
 
     # ----------------------------------------------------------------------- metrics
 
-    async def emit(**fields: Any) -> None:
-        await metrics_topic.send(
-            key=str(fields["subject_id"]).encode(),
-            value=metric_message(updated_at=clock(), **fields),
-        )
-        counters.metrics_sent += 1
+    def window_values(current: dict[str, Any]) -> dict[str, Any]:
+        return {n: Stats.from_dict(d).summary() for n, d in current["f"].items()}
 
-    @app.agent(valid, concurrency=1, name="metrics")
-    async def metrics(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-        async for value in stream:
-            item = Valid.from_json(value)
-            obs, at, src = item.observation, item.event_time, item.src_offset
-            numbers = {
-                k: float(v)
-                for k, v in obs.values.items()
-                if isinstance(v, int | float) and not isinstance(v, bool)
-            }
-            key = f"{obs.subject_id}|{obs.kind.value}"
-            common = {
-                "station_id": obs.station_id,
-                "subject_id": obs.subject_id,
-                "kind": obs.kind.value,
-            }
-            now = clock()
-            outcome = "updated"
-            for window in WINDOWS:
-                start, end = window_bounds(at, window.size_s, offset_s)
-                if not accepts_late(end, now, graces[window.name]):
-                    counters.late_dropped += 1
-                    outcome = "late"
-                    continue
-                table = windows[window.name]
-                current = table[key].value()
-                if current and current.get("wm", -1) >= src:
-                    counters.replayed += 1
-                    outcome = "replayed"
-                else:
-                    fields = {n: Stats.from_dict(d) for n, d in current.get("f", {}).items()}
-                    for name, number in numbers.items():
-                        fields[name] = fields.get(name, Stats()).add(number, at)
-                    current = {"f": {n: s.as_dict() for n, s in fields.items()}, "wm": src}
-                    table[key] = current
-                values = {n: Stats.from_dict(d).summary() for n, d in current["f"].items()}
-                await emit(
-                    metric="window",
-                    window=window.name,
-                    start=start,
-                    end=end,
-                    values=values,
-                    **common,
-                )
-            rr = obs.values.get("rr_intervals_s")
-            if isinstance(rr, tuple) and rr:
-                await _update_hrv(obs.subject_id, rr, at, src, common, now)
-            await _update_day(obs, numbers, at, src, common)
-            yield outcome
+    def update_windows(obs: Observation, at: float, partition: int, src: int, batch: Batch) -> str:
+        numbers = {
+            k: float(v)
+            for k, v in obs.values.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        subject, kind = obs.subject_id, obs.kind.value
+        common = (obs.station_id, subject, kind)
+        now = clock()
+        outcome = "forwarded"
+        for window in WINDOWS:
+            start, end = window_bounds(at, window.size_s, offset_s)
+            grace = graces[window.name]
+            if not accepts_late(end, now, grace):
+                counters.late_dropped += 1
+                outcome = "late"
+                continue
+            key = f"{subject}|{kind}|{window.name}|{int(start)}"
+            current = windows.data.get(key)
+            if current is None or current["wm"] < src:
+                fields = current["f"] if current is not None else {}
+                updated = dict(fields)
+                for name, number in numbers.items():
+                    updated[name] = Stats.from_dict(fields.get(name)).add(number, at).as_dict()
+                current = {"f": updated, "wm": src, "p": partition, "x": end + grace}
+                batch.writes.put(windows, key, current, partition)
+            emit(batch, "window", window.name, common, start, end, current)
+        rr = obs.values.get("rr_intervals_s")
+        if isinstance(rr, tuple) and rr:
+            update_hrv(obs, rr, at, partition, src, batch, now)
+        return outcome
 
-    async def _update_hrv(
-        subject: str, rr: tuple[float, ...], at: float, src: int, common: dict[str, str], now: float
+    def emit(
+        batch: Batch,
+        metric: str,
+        window: str,
+        common: tuple[str, str, str],
+        start: float,
+        end: float,
+        current: Any,
+        values: Callable[[Any], dict[str, Any]] = window_values,
+    ) -> None:
+        station, subject, kind = common
+
+        def build() -> bytes:
+            counters.metrics_sent += 1
+            return metric_message(
+                metric=metric,
+                window=window,
+                start=start,
+                end=end,
+                values=values(current),
+                station_id=station,
+                subject_id=subject,
+                kind=kind,
+                updated_at=clock(),
+            )
+
+        batch.emits[(metric, subject, kind, window, start)] = build
+
+    def hrv_values(current: dict[str, Any]) -> dict[str, Any]:
+        result = hrv(current["rr"])
+        if result is None:
+            return {}
+        return {
+            "beats": result.beats,
+            "rmssd_ms": result.rmssd_ms,
+            "sdnn_ms": result.sdnn_ms,
+            "pnn50_percent": result.pnn50_percent,
+        }
+
+    def update_hrv(
+        obs: Observation,
+        rr: tuple[float, ...],
+        at: float,
+        partition: int,
+        src: int,
+        batch: Batch,
+        now: float,
     ) -> None:
         start, end = window_bounds(at, HRV_WINDOW.size_s, offset_s)
         if not accepts_late(end, now, settings.grace_minute_s):
             return
-        current = hrv_table[subject].value()
-        if not current or current.get("wm", -1) < src:
-            current = {"rr": append_rr(current.get("rr", []), rr), "wm": src}
-            hrv_table[subject] = current
-        result = hrv(current["rr"])
-        if result is not None:
-            values = {
-                "beats": result.beats,
-                "rmssd_ms": result.rmssd_ms,
-                "sdnn_ms": result.sdnn_ms,
-                "pnn50_percent": result.pnn50_percent,
-            }
-            await emit(
-                metric="hrv", window=HRV_WINDOW.name, start=start, end=end, values=values, **common
-            )
+        key = f"{obs.subject_id}|{int(start)}"
+        current = hrv_table.data.get(key)
+        if current is None or current["wm"] < src:
+            rr_list = append_rr([] if current is None else current["rr"], rr)
+            current = {"rr": rr_list, "wm": src, "p": partition, "x": end + settings.grace_minute_s}
+            batch.writes.put(hrv_table, key, current, partition)
+        if hrv(current["rr"]) is not None:
+            common = (obs.station_id, obs.subject_id, obs.kind.value)
+            emit(batch, "hrv", HRV_WINDOW.name, common, start, end, current, hrv_values)
 
-    async def _update_day(
-        obs: Any, numbers: dict[str, float], at: float, src: int, common: dict[str, str]
-    ) -> None:
-        if obs.kind.value not in ("steps", "blood_pressure", "weight"):
-            return
-        state = days[obs.subject_id]
-        day = day_key(at, offset_s)
-        if state.get("wm", -1) < src:
-            records = dict(state.get("days", {}))
-            record = DayRecord.from_dict(records.get(day, {}))
-            records[day] = update_day(record, obs.kind.value, numbers, at, offset_s).as_dict()
-            state = {"days": prune_days(records, DAYS_KEPT), "wm": src}
-            days[obs.subject_id] = state
-        record = DayRecord.from_dict(state["days"].get(day, {}))
-        all_days = [DayRecord.from_dict(d) for d in state["days"].values()]
+    def day_values(args: tuple[dict[str, Any], str]) -> dict[str, Any]:
+        days, day = args
+        record = DayRecord.from_dict(days.get(day, {}))
+        all_days = {d: DayRecord.from_dict(r) for d, r in days.items()}
         values: dict[str, Any] = {"steps": record.steps}
         for session, (systolic, diastolic) in record.bp.items():
             values[f"bp_{session}_systolic_mean"] = systolic.mean
             values[f"bp_{session}_diastolic_mean"] = diastolic.mean
             values[f"bp_{session}_count"] = systolic.count
-        recent = sorted(state["days"])[-7:]
-        home = home_bp_mean([DayRecord.from_dict(state["days"][d]) for d in recent])
+        recent = sorted(days)[-7:]
+        home = home_bp_mean([all_days[d] for d in recent])
         if home is not None:
             values["home_bp_systolic_mean_7d"], values["home_bp_diastolic_mean_7d"] = home[:2]
             values["home_bp_count_7d"] = home[2]
@@ -371,74 +529,173 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
             values["morning_weight_kg"] = record.morning_weight[1]
         weights = [
             (datetime.fromisoformat(d).date(), r.morning_weight[1])
-            for d, r in zip(state["days"], all_days, strict=True)
+            for d, r in all_days.items()
             if r.morning_weight is not None
         ]
         values["weight_trend_kg_per_day"] = weight_trend(weights[-7:])
+        return values
+
+    def update_days(record: dict[str, Any], obs: Observation, at: float) -> dict[str, Any]:
+        numbers = {
+            k: float(v)
+            for k, v in obs.values.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        records = dict(record.get("days", {}))
+        day = day_key(at, offset_s)
+        current = DayRecord.from_dict(records.get(day, {}))
+        records[day] = update_day(current, obs.kind.value, numbers, at, offset_s).as_dict()
+        return prune_days(records, DAYS_KEPT)
+
+    def emit_day(batch: Batch, obs: Observation, at: float, days: dict[str, Any]) -> None:
         start, end = window_bounds(at, 86400, offset_s)
-        await emit(metric="day", window="local_day", start=start, end=end, values=values, **common)
+        common = (obs.station_id, obs.subject_id, obs.kind.value)
+        emit(
+            batch, "day", "local_day", common, start, end, (days, day_key(at, offset_s)), day_values
+        )
 
     # -------------------------------------------------------------------------- risk
 
-    @app.agent(valid, concurrency=1, name="risk")
-    async def risk(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
-        async for value in stream:
-            item = Valid.from_json(value)
-            obs = item.observation
-            record = risk_table[obs.subject_id]
-            if record and record.get("wm", -1) >= item.src_offset:
-                # A reading re-forwarded after a crash: re-send what it raised, nothing new.
-                counters.replayed += 1
-                for offset, sent in record.get("sent", []):
-                    if offset == item.src_offset:
-                        for alert_json in sent:
-                            await alerts_topic.send(
-                                key=obs.subject_id.encode(), value=alert_json.encode()
-                            )
-                yield 0
-                continue
-            state = ResidentState.from_dict(record.get("state"))
-            raised_at = _now_utc(clock)
-            new_state, alerts = engine.apply(state, Event(obs, item.event_time), raised_at)
-            if state.last_seen is not None and item.event_time > state.last_seen:
-                alerts.extend(
-                    checkin_resolved(
-                        subject_id=obs.subject_id,
-                        station_id=obs.station_id,
-                        previous=state.last_seen,
-                        at=item.event_time,
-                        days=residents.no_checkin_days(obs.subject_id, settings.no_checkin_days),
-                        raised_at=raised_at,
-                    )
+    def update_resident(
+        obs: Observation, at: float, partition: int, src: int, batch: Batch
+    ) -> bool:
+        """Risk, local-day metrics and devices of one resident; True for a replayed reading."""
+        subject = obs.subject_id
+        record = resident_table.data.get(subject)
+        day_kind = obs.kind.value in ("steps", "blood_pressure", "weight")
+        if record is not None and record["wm"] >= src:
+            # A reading read again after a crash: re-send what it raised, nothing new.
+            for offset, sent in record.get("sent", []):
+                if offset == src:
+                    batch.alerts.extend((subject, a.encode()) for a in sent)
+            if day_kind:
+                emit_day(batch, obs, at, record.get("days", {}))
+            if obs.device_id in record.get("devices", {}):
+                batch.owners.append(owner_record(obs))
+            return True
+        state = resident_state(subject, record)
+        raised_at = _now_utc(clock)
+        new_state, alerts = engine.apply(state, Event(obs, at), raised_at)
+        checkin_days = residents.no_checkin_days(subject, settings.no_checkin_days)
+        if state.last_seen is not None and at - state.last_seen >= checkin_days * 86400.0:
+            alerts.extend(
+                checkin_resolved(
+                    subject_id=subject,
+                    station_id=obs.station_id,
+                    previous=state.last_seen,
+                    at=at,
+                    days=checkin_days,
+                    raised_at=raised_at,
                 )
-            sent = [a.to_json().decode() for a in alerts]
-            history = (
-                [*record.get("sent", []), [item.src_offset, sent]][-SENT_KEPT:]
-                if sent
-                else record.get("sent", [])
             )
-            risk_table[obs.subject_id] = {
-                "state": new_state.as_dict(),
-                "wm": item.src_offset,
-                "sent": history,
-            }
-            for alert in alerts:
-                await send_alert(alert)
-            yield len(alerts)
+        sent = [a.to_json().decode() for a in alerts]
+        old_sent = [] if record is None else record.get("sent", [])
+        days = {} if record is None else record.get("days", {})
+        if day_kind:
+            days = update_days(record or {}, obs, at)
+            emit_day(batch, obs, at, days)
+        known = {} if record is None else record.get("devices", {})
+        if known.get(obs.device_id) != obs.station_id:
+            known = dict(list({**known, obs.device_id: obs.station_id}.items())[-DEVICES_KEPT:])
+            batch.owners.append(owner_record(obs))
+        checkin = None if record is None else record.get("checkin")
+        new_record = {
+            "state": new_state.as_dict(),
+            "wm": src,
+            "p": partition,
+            "sent": [*old_sent, [src, sent]][-SENT_KEPT:] if sent else old_sent,
+            "days": days,
+            "devices": known,
+            "checkin": checkin if new_state.last_seen == state.last_seen else None,
+        }
+        batch.writes.put(resident_table, subject, new_record, partition)
+        state_cache[subject] = (new_record, new_state)
+        batch.alerts.extend(alert_record(a) for a in alerts)
+        return False
+
+    def owner_record(
+        obs: Observation,
+    ) -> tuple[str, bytes | None, bytes | None, int | None, float | None]:
+        """A ``devices.owner`` message: this device belongs to this resident."""
+        body = {
+            "station_id": obs.station_id,
+            "device_id": obs.device_id,
+            "subject_id": obs.subject_id,
+        }
+        # Keyed like the gateway's device heartbeats, so it lands on their partition.
+        key = f"{obs.station_id}/device/{obs.device_id}".encode()
+        return ("owner", key, _dumps({"owner": body}), None, None)
+
+    async def flush(batch: Batch) -> None:
+        """Send a batch's records and wait until Kafka has them all."""
+        emits = [
+            ("metrics", key[1].encode(), build(), None, None) for key, build in batch.emits.items()
+        ]
+        changelog = batch.writes.records()
+        counters.changelog_writes += len(changelog)
+        await outbox.deliver(
+            [
+                *batch.rejected,
+                *changelog,
+                *batch.forwards,
+                *batch.owners,
+                *emits,
+                *(("alerts", s.encode(), v, None, None) for s, v in batch.alerts),
+            ]
+        )
+        counters.alerts_sent += len(batch.alerts)
+        counters.batches += 1
+
+    @app.agent(readings, concurrency=1, name="pipeline")
+    async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
+        # A stream whose acks are all ours: with the agent's own stream, noack_take
+        # restores acks when the agent stops, and Faust then acks the event in flight,
+        # committing past an observation whose effects were never sent (seen: one
+        # observation lost on SIGTERM under load).
+        batches: Any = stream.noack()  # noack_take is not in faust's StreamT stubs
+        async for events in batches.noack_take(settings.batch_size, within=settings.batch_within_s):
+            batch = Batch()
+            results = [ingest_one(event, batch) for event in events]
+            await flush(batch)
+            # Only now, with every effect acknowledged by Kafka, may offsets move on.
+            for event in events:
+                await batches.ack(event)
+            for result in results:
+                yield result
+
+    async def prune() -> None:
+        """Forget expired windows and observation ids older than the dedup TTL."""
+        now = clock()
+        cutoff = now - settings.dedup_ttl_s
+        writes = StateWrites()
+        dropped = prune_table(
+            dedup, lambda v: v is not None and v[0] < cutoff, lambda v: v[1], writes
+        )
+        for table in (windows, hrv_table):
+            dropped += prune_table(table, lambda v: v["x"] < now, lambda v: v["p"], writes)
+        if dropped:
+            counters.changelog_writes += len(writes.dirty)
+            await outbox.deliver(writes.records())
+            logger.info("prune: forgot %d expired windows and old observation ids", dropped)
 
     # ---------------------------------------------------------------------- watchdog
 
-    raised_checkins: dict[str, set[str]] = {}
-    raised_offline: set[str] = set()
-
     async def no_checkin() -> None:
-        """Raise "no check-in for N days" for residents of this worker's partitions."""
+        """Raise "no check-in for N days" for residents of this worker's partitions.
+
+        What was raised is kept in the resident's record (its changelog), so a restarted
+        worker neither sends it again nor forgets it.
+        """
         now = clock()
-        for subject, record in list(risk_table.items()):
-            state = ResidentState.from_dict(record.get("state"))
+        writes = StateWrites()
+        alerts: list[tuple[str, bytes]] = []
+        for subject, record in list(resident_table.data.items()):
+            if record is None:
+                continue
+            state = resident_state(subject, record)
             if state.last_seen is None:
                 continue
-            alerts = no_checkin_alerts(
+            due = no_checkin_alerts(
                 subject_id=subject,
                 station_id=state.station_id,
                 last_seen=state.last_seen,
@@ -446,119 +703,169 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
                 days=residents.no_checkin_days(subject, settings.no_checkin_days),
                 raised_at=_now_utc(clock),
             )
-            done = raised_checkins.setdefault(subject, set())
-            for alert in alerts:
-                if alert.alert_id not in done:
-                    done.add(alert.alert_id)
-                    await send_alert(alert)
+            checkin = record.get("checkin") or {"episode": state.last_seen, "raised": []}
+            new = [a for a in due if a.alert_id not in checkin["raised"]]
+            if not new:
+                continue
+            checkin = {
+                "episode": state.last_seen,
+                "raised": [*checkin["raised"], *(a.alert_id for a in new)],
+            }
+            updated = {**record, "checkin": checkin}
+            writes.put(resident_table, subject, updated, record["p"])
+            state_cache[subject] = (updated, state)
+            alerts.extend(alert_record(a) for a in new)
+        if alerts:
+            await deliver_alerts(alerts, writes)
 
     @app.agent(heartbeats, concurrency=1, name="heartbeats")
     async def heartbeat(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
-        async for value in stream:
-            beat = parse_heartbeat(value)
-            if beat is None:
+        async for event in stream.events():
+            value = event.value if isinstance(event.value, bytes) else b""
+            writes = StateWrites()
+            if event.message.topic == settings.owner_topic or value.startswith(OWNER_PREFIX):
+                owned(value, event.message.partition, writes)
+                await outbox.deliver(writes.records())
                 yield 0
                 continue
-            key = f"{beat.station_id}/{beat.device_id}"
-            previous = devices[key]
-            level = battery_level(beat.battery_percent, previous.get("battery", "ok"))
-            raised_at = _now_utc(clock)
-            alerts = battery_alerts(beat, previous.get("battery", "ok"), level, raised_at)
-            old_since = previous.get("since")
-            new_since = offline_since(beat)
-            if (
-                old_since is not None
-                and new_since > old_since
-                and beat.sent_at - old_since >= settings.device_offline_hours * 3600
-            ):
-                old = parse_heartbeat(previous["raw"].encode())
-                resolved = (
-                    None
-                    if old is None
-                    else device_offline_alert(
-                        old, beat.sent_at, settings.device_offline_hours, raised_at, resolved=True
-                    )
-                )
-                if resolved is not None:
-                    alerts.append(resolved)
-            devices[key] = {"battery": level, "since": new_since, "raw": value.decode()}
-            for alert in alerts:
-                await send_alert(alert)
+            alerts = on_heartbeat(value, event.message.partition, writes)
+            await deliver_alerts([alert_record(a) for a in alerts], writes)
             yield len(alerts)
 
+    def owned(value: bytes, partition: int, writes: StateWrites) -> None:
+        try:
+            body = json.loads(value)["owner"]
+            key = f"{body['station_id']}/{body['device_id']}"
+            subject = str(body["subject_id"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("devices.owner: unreadable message %r", value[:200])
+            return
+        previous = devices.data.get(key) or {}
+        if previous.get("subject") != subject:
+            writes.put(devices, key, {**previous, "subject": subject, "p": partition}, partition)
+
+    def on_heartbeat(value: bytes, partition: int, writes: StateWrites) -> list[Alert]:
+        beat = parse_heartbeat(value)
+        if beat is None:
+            return []
+        key = f"{beat.station_id}/{beat.device_id}"
+        previous = devices.data.get(key) or {}
+        owner = previous.get("subject")
+        level = battery_level(beat.battery_percent, previous.get("battery", "ok"))
+        raised_at = _now_utc(clock)
+        alerts = battery_alerts(beat, previous.get("battery", "ok"), level, raised_at, owner)
+        old_since = previous.get("since")
+        new_since = offline_since(beat)
+        offline = previous.get("offline")
+        if (
+            old_since is not None
+            and new_since > old_since
+            and beat.sent_at - old_since >= settings.device_offline_hours * 3600
+        ):
+            old = parse_heartbeat(previous["raw"].encode())
+            resolved = (
+                None
+                if old is None
+                else device_offline_alert(
+                    old,
+                    beat.sent_at,
+                    settings.device_offline_hours,
+                    raised_at,
+                    resolved=True,
+                    owner=owner,
+                )
+            )
+            if resolved is not None:
+                alerts.append(resolved)
+        if new_since != old_since:
+            offline = None
+        record = {
+            **previous,
+            "battery": level,
+            "since": new_since,
+            "raw": value.decode(),
+            "p": partition,
+            "offline": offline,
+        }
+        writes.put(devices, key, record, partition)
+        return alerts
+
     async def device_offline() -> None:
-        """Raise "device offline" for devices silent for the configured hours."""
+        """Raise "device offline" for devices silent for the configured hours (once)."""
         now = clock()
-        for _, record in list(devices.items()):
+        writes = StateWrites()
+        alerts: list[tuple[str, bytes]] = []
+        for key, record in list(devices.data.items()):
+            if not record or "raw" not in record:
+                continue
             beat = parse_heartbeat(record["raw"].encode())
             if beat is None:
                 continue
-            alert = device_offline_alert(beat, now, settings.device_offline_hours, _now_utc(clock))
-            if alert is not None and alert.alert_id not in raised_offline:
-                raised_offline.add(alert.alert_id)
-                await send_alert(alert)
+            alert = device_offline_alert(
+                beat,
+                now,
+                settings.device_offline_hours,
+                _now_utc(clock),
+                owner=record.get("subject"),
+            )
+            if alert is not None and record.get("offline") != alert.alert_id:
+                writes.put(devices, key, {**record, "offline": alert.alert_id}, record["p"])
+                alerts.append(alert_record(alert))
+        if alerts:
+            await deliver_alerts(alerts, writes)
 
     # Timers run the plain functions above (kept callable for tests); Faust loops them.
-    app.timer(interval=settings.dedup_prune_interval_s)(prune_dedup)
+    app.timer(interval=settings.dedup_prune_interval_s)(prune)
     app.timer(interval=settings.watchdog_interval_s)(no_checkin)
     app.timer(interval=settings.watchdog_interval_s)(device_offline)
 
     # ------------------------------------------------------------------ storage sink
 
-    if settings.sink_enabled:
-
-        @app.task  # type: ignore[untyped-decorator]  # faust: untyped
-        async def storage_sink() -> None:
-            """Run the InfluxDB sink as its own consumer group beside the agents."""
-
+    @app.task  # type: ignore[untyped-decorator]  # faust: untyped
+    async def storage_sink() -> None:
+        """Declare the worker's own topics, then run the InfluxDB sink (its own group)."""
+        for topic in (valid, owner):
+            await topic.maybe_declare()
+        if settings.sink_enabled:
             await run_sink(settings)
 
-    parts = StreamApp(
+    return StreamApp(
         app=app,
         settings=settings,
-        topics={
-            "readings": readings,
-            "rejected": rejected,
-            "valid": valid,
-            "metrics": metrics_topic,
-            "alerts": alerts_topic,
-            "heartbeats": heartbeats,
-        },
+        topics={"readings": readings, "heartbeats": heartbeats, "valid": valid, "owner": owner},
         tables={
             "dedup": dedup,
-            **windows,
+            "windows": windows,
             "hrv": hrv_table,
-            "days": days,
-            "risk": risk_table,
+            "residents": resident_table,
             "devices": devices,
         },
         agents={
-            "ingest": ingest,
-            "metrics": metrics,
-            "risk": risk,
+            "pipeline": pipeline,
             "heartbeats": heartbeat,
-            "prune_dedup": prune_dedup,
+            "prune": prune,
             "no_checkin": no_checkin,
             "device_offline": device_offline,
         },
+        outbox=outbox,
         counters=counters,
     )
-    return parts
 
 
 def prune_table(
-    table: Any, stale: Callable[[Any], bool], partition_of: Callable[[Any], int]
+    table: Any,
+    stale: Callable[[Any], bool],
+    partition_of: Callable[[Any], int],
+    writes: StateWrites,
 ) -> int:
-    """Delete stale entries of a non-windowed table from outside a stream.
+    """Delete stale entries of a table from outside a stream (tombstones in ``writes``).
 
-    Faust only lets a stream modify a table (it needs the event's partition for the
-    changelog); a timer has no event. The entry's value carries its partition, so the
-    timer drops it from the store and writes the tombstone to that changelog partition.
+    Every value carries its partition, so a timer (which has no event) can write the
+    tombstone to the right changelog partition.
     """
-    doomed = [(k, v) for k, v in list(table.data.items()) if stale(v)]
+    doomed = [(k, v) for k, v in list(table.data.items()) if v is not None and stale(v)]
     for key, value in doomed:
-        table.data.pop(key, None)
-        table.send_changelog(partition_of(value), key, None, value_serializer="raw")
+        writes.put(table, key, None, partition_of(value))
     return len(doomed)
 
 

@@ -66,6 +66,16 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     no_checkin_days: float = Field(default=7.0, gt=0)
     device_offline_hours: float = Field(default=24.0, gt=0)
     watchdog_interval_s: float = Field(default=300.0, gt=0)
+    # Throughput: the pipeline takes up to batch_size observations at a time, waiting at
+    # most batch_within_s for a batch to fill (the latency it may add at low rates).
+    batch_size: int = Field(default=1000, ge=1)
+    batch_within_s: float = Field(default=0.05, gt=0)
+    stream_buffer_maxsize: int = Field(default=4096, ge=1)
+    producer_linger_ms: int = Field(default=5, ge=0)
+    producer_max_batch_size: int = Field(default=262144, ge=1024)
+    producer_compression: str = Field(
+        default="", description="Producer compression (gzip, lz4...; empty: none)."
+    )
     # Storage sink.
     sink_enabled: bool = True
     sink_batch_size: int = Field(default=2000, ge=1)
@@ -81,6 +91,11 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     def valid_topic(self) -> str:
         """The internal topic of validated, deduplicated observations."""
         return f"{self.topic_prefix}readings.valid"
+
+    @property
+    def owner_topic(self) -> str:
+        """The internal topic saying which resident a device belongs to."""
+        return f"{self.topic_prefix}devices.owner"
 
     def load_rules(self) -> RuleSet:
         """The rules file in force (packaged defaults without ``rules_file``)."""

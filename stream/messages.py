@@ -22,6 +22,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from carepulse.observation import Observation, format_time
@@ -68,6 +69,31 @@ class Valid:
         )
 
 
+def valid_message(
+    raw_observation: bytes,
+    event_time: float,
+    clock_suspect: str | None,
+    src_partition: int,
+    src_offset: int,
+) -> bytes:
+    """A ``readings.valid`` message around the observation's own (validated) JSON bytes.
+
+    Same content as :meth:`Valid.to_json`, without rebuilding the observation's JSON: the
+    ingest agent has just parsed and validated ``raw_observation``.
+    """
+    return b"".join(
+        (
+            b'{"observation":',
+            raw_observation.strip(),
+            b',"event_time":',
+            json.dumps(float(event_time), allow_nan=False).encode(),
+            b',"clock_suspect":',
+            json.dumps(clock_suspect).encode(),
+            f',"src":[{int(src_partition)},{int(src_offset)}]}}'.encode(),
+        )
+    )
+
+
 def dead_letter(
     raw: bytes,
     *,
@@ -98,6 +124,12 @@ def dead_letter(
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+@lru_cache(maxsize=8192)
+def _iso(seconds: float) -> str:
+    """``format_time`` of an epoch time (window bounds repeat: cached)."""
+    return format_time(datetime.fromtimestamp(seconds, UTC))
+
+
 def metric_message(
     *,
     metric: str,
@@ -123,10 +155,10 @@ def metric_message(
             "subject_id": subject_id,
             "kind": kind,
             "window": window,
-            "start": format_time(datetime.fromtimestamp(start, UTC)),
-            "end": format_time(datetime.fromtimestamp(end, UTC)),
+            "start": _iso(start),
+            "end": _iso(end),
             "values": dict(values),
-            "updated_at": format_time(datetime.fromtimestamp(updated_at, UTC)),
+            "updated_at": _iso(updated_at),
         },
         separators=(",", ":"),
         allow_nan=False,

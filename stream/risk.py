@@ -203,11 +203,7 @@ class RiskEngine:
         prefixes = RULES_BY_KIND.get(obs.kind, ())
         if screen is not None:
             prefixes = (*prefixes, "rhythm.")
-        checks = [
-            c
-            for c in check_assessment(assess(inputs, rules), rules)
-            if c.rule_id.startswith(prefixes)
-        ]
+        checks = check_assessment(assess(inputs, rules), rules, prefixes)
         moving = state.moved_at is not None and 0 <= at - state.moved_at <= self.rest_s
         alerts: list[Alert] = []
         rule_states = dict(state.rules)

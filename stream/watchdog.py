@@ -11,10 +11,13 @@
   battery hovering at 19-21 % does not flap).
 
 Technical alerts are ``category="technical"``, out of the clinical queue. Their
-``subject_id`` is a device pseudonym (:func:`device_subject`): the alert contract needs a
-pseudonym-shaped id and a device is not a resident. Every alert id is derived from the
-episode (the last-seen time it is about), so a re-raised alert after a restart has the
-same id and the alert service folds it.
+``subject_id`` is the **resident** the device belongs to (learned from the readings the
+worker sees), so the alert service's inhibition "a device offline mutes the resident's
+check-in alert" matches; the device itself is named in the evidence (``device_id``). A
+device whose resident is not known yet (no reading seen) falls back to a device
+pseudonym (:func:`device_subject`). Every alert id is derived from the device and the
+episode (the last-seen time it is about), so a re-raised alert has the same id and the
+alert service folds it.
 """
 
 from __future__ import annotations
@@ -220,9 +223,12 @@ def _device_alert(
     episode: str,
     raised_at: datetime,
     values: Mapping[str, Any],
+    owner: str | None = None,
 ) -> Alert:
-    label = episode if status is Status.FIRING else f"{episode}/resolved"
-    subject = device_subject(beat.station_id, beat.device_id)
+    label = f"{beat.device_id}/{episode}"
+    if status is not Status.FIRING:
+        label += "/resolved"
+    subject = owner or device_subject(beat.station_id, beat.device_id)
     return Alert(
         alert_id=alert_id_for(beat.station_id, subject, rule_id, label),
         station_id=beat.station_id,
@@ -245,9 +251,9 @@ def _device_alert(
 
 
 def battery_alerts(
-    beat: DeviceBeat, previous: str, current: str, raised_at: datetime
+    beat: DeviceBeat, previous: str, current: str, raised_at: datetime, owner: str | None = None
 ) -> list[Alert]:
-    """Alerts for a change of battery level between two heartbeats."""
+    """Alerts for a change of battery level between two heartbeats (``owner``: resident)."""
     if previous == current:
         return []
     episode = format_time(_time(beat.sent_at))
@@ -275,6 +281,7 @@ def battery_alerts(
                 episode,
                 raised_at,
                 values,
+                owner,
             )
         )
     if current in rules:
@@ -290,6 +297,7 @@ def battery_alerts(
                 episode,
                 raised_at,
                 values,
+                owner,
             )
         )
     return alerts
@@ -301,9 +309,18 @@ def offline_since(beat: DeviceBeat) -> float:
 
 
 def device_offline_alert(
-    beat: DeviceBeat, now: float, hours: float, raised_at: datetime, *, resolved: bool = False
+    beat: DeviceBeat,
+    now: float,
+    hours: float,
+    raised_at: datetime,
+    *,
+    resolved: bool = False,
+    owner: str | None = None,
 ) -> Alert | None:
-    """``device.offline`` for a device silent for ``hours`` (or its resolution)."""
+    """``device.offline`` for a device silent for ``hours`` (or its resolution).
+
+    ``owner`` is the resident's pseudonym (the alert's subject) when known.
+    """
     since = max(offline_since(beat), 0.0)
     silent_h = (now - since) / 3600.0
     if not resolved and silent_h < hours:
@@ -326,4 +343,5 @@ def device_offline_alert(
         episode,
         raised_at,
         {"silent_hours": round(silent_h, 2), "hours": hours},
+        owner,
     )

@@ -372,10 +372,18 @@ if set(CHECKS) != set(CATALOGUE):  # pragma: no cover - a programming error, cau
     raise AssertionError(_msg)
 
 
-def check_assessment(assessment: Assessment, rules: RuleSet) -> list[Check]:
-    """Every enabled rule's check whose inputs are present, in rules-file order."""
+def check_assessment(
+    assessment: Assessment, rules: RuleSet, prefixes: tuple[str, ...] | None = None
+) -> list[Check]:
+    """Every enabled rule's check whose inputs are present, in rules-file order.
+
+    ``prefixes`` limits the checks to rules whose id starts with one of them (the risk
+    agent checks only the rules a reading's kind can move).
+    """
     checks = []
     for rule_id, spec in rules.rules.items():
+        if prefixes is not None and not rule_id.startswith(prefixes):
+            continue
         if spec.enabled and (check := CHECKS[rule_id](assessment, rules, spec)) is not None:
             checks.append(check)
     return checks

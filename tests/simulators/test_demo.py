@@ -42,12 +42,15 @@ def test_found_missed_unexpected_and_allowed_alerts_are_told_apart() -> None:
     }
 
 
-def test_watchdog_alerts_are_counted_by_rule_not_as_unexpected() -> None:
-    """A battery alert under a device pseudonym counts for its rule, not as a surprise."""
-    cases = [("device.battery_low", "c" * 32, "engagement", 1)]
+def test_watchdog_alerts_are_matched_by_rule_and_resident() -> None:
+    """A battery alert under the resident counts as found; under another subject as other."""
+    cases = [("device.battery_low", "a" * 32, "engagement", 1)]
     result = compare_alerts(TRUTH, cases)
     assert result["unexpected"] == []
-    assert result["watchdog"] == {"device.battery_low": {"expected": 1, "found": 1}}
+    assert result["watchdog"] == {"device.battery_low": {"expected": 1, "found": 1, "other": 0}}
+    stray = compare_alerts(TRUTH, [("device.battery_low", "c" * 32, "engagement", 1)])
+    assert stray["unexpected"] == []
+    assert stray["watchdog"] == {"device.battery_low": {"expected": 1, "found": 0, "other": 1}}
 
 
 def test_two_cases_for_one_resident_and_rule_are_duplicates() -> None:

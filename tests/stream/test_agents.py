@@ -51,8 +51,7 @@ async def parts(tmp_path: Any, clock: Clock) -> AsyncIterator[StreamApp]:
     app.finalize()
     app.conf.store = "memory://"  # type: ignore[assignment]  # faust's documented fixture
     app.flow_control.resume()
-    for name in ("rejected", "valid", "metrics", "alerts"):
-        built.topics[name].send = AsyncMock()
+    built.outbox.send = AsyncMock()
     yield built
     # Iterating a stream creates the (never started) consumer, whose thread owns a fresh
     # event loop; close it so the test run leaks no loop or socket.
@@ -62,12 +61,21 @@ async def parts(tmp_path: Any, clock: Clock) -> AsyncIterator[StreamApp]:
 
 
 def sent(parts: StreamApp, topic: str) -> list[dict[str, Any]]:
-    """The keyword arguments of every send to a (patched) topic."""
-    return [call.kwargs for call in parts.topics[topic].send.call_args_list]
+    """Every record sent to a topic (by role: valid, metrics, alerts...), in order."""
+    name = parts.outbox.names.get(topic, topic)
+    send: Any = parts.outbox.send
+    return [
+        dict(zip(("key", "value", "partition", "timestamp"), call.args[1:], strict=True))
+        for call in send.call_args_list
+        if call.args[0] == name
+    ]
 
 
-def valid_message(obs: Observation, offset: int) -> bytes:
-    return Valid(obs, obs.measured_at.timestamp(), None, 0, offset).to_json()
+async def put(agent: Any, obs: Observation, offset: int | None = None) -> None:
+    """Put an observation on ``readings`` (at ``offset``: a re-read after a crash)."""
+    if offset is not None:
+        agent.sent_offset = offset
+    await agent.put(obs.to_json(), key=obs.subject_id.encode())
 
 
 async def test_ingest_forwards_valid_reading_keyed_with_event_time(
@@ -75,7 +83,7 @@ async def test_ingest_forwards_valid_reading_keyed_with_event_time(
 ) -> None:
     """A valid reading goes to readings.valid on its partition with the event time."""
     obs = make_obs("blood_pressure")
-    async with parts.agents["ingest"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(obs.to_json(), key=obs.subject_id.encode(), partition=2)
     (call,) = sent(parts, "valid")
     assert call["key"] == obs.subject_id.encode()
@@ -87,7 +95,7 @@ async def test_ingest_forwards_valid_reading_keyed_with_event_time(
 
 async def test_malformed_message_is_rejected_with_reason(parts: StreamApp) -> None:
     """Bytes that are not an observation go to readings.rejected naming the field."""
-    async with parts.agents["ingest"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(b"{not json")
         await agent.put(json.dumps({"schema": 1, "observation_id": "x"}).encode())
     letters = [json.loads(c["value"]) for c in sent(parts, "rejected")]
@@ -105,7 +113,7 @@ async def test_implausible_value_is_rejected_with_reason(
 ) -> None:
     """Heart rate 400 is rejected as implausible, naming the value and the range."""
     obs = make_obs("heart_rate", {"heart_rate_bpm": 400})
-    async with parts.agents["ingest"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(obs.to_json())
     (letter,) = [json.loads(c["value"]) for c in sent(parts, "rejected")]
     assert letter["stage"] == "plausibility"
@@ -119,12 +127,12 @@ async def test_duplicate_dropped_but_own_replay_forwarded(
 ) -> None:
     """A resend (new offset) is dropped; the same offset read again (a replay) is forwarded."""
     obs = make_obs("weight")
-    async with parts.agents["ingest"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(obs.to_json())
         await agent.put(obs.to_json())
         agent.sent_offset = 0  # the consumer re-reads offset 0 after a crash
         await agent.put(obs.to_json())
-        assert list(agent.results.values()) == ["forwarded", "duplicate", "forwarded"]
+        assert list(agent.results.values()) == ["forwarded", "duplicate", "replayed"]
     assert [Valid.from_json(c["value"]).src_offset for c in sent(parts, "valid")] == [0, 0]
     assert parts.counters.duplicates == 1
 
@@ -134,7 +142,7 @@ async def test_bad_device_clock_uses_receipt_time(
 ) -> None:
     """A measured time a day ahead is flagged; the event time is the gateway's receipt time."""
     obs = make_obs("temperature", at=T0 + timedelta(days=1), received=T0)
-    async with parts.agents["ingest"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(obs.to_json())
     (call,) = sent(parts, "valid")
     forwarded = Valid.from_json(call["value"])
@@ -147,15 +155,18 @@ async def test_dedup_prune_forgets_old_ids(
 ) -> None:
     """The prune timer removes ids older than the TTL from the table."""
     obs = make_obs("weight")
-    async with parts.agents["ingest"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(obs.to_json())
     dedup = parts.tables["dedup"]
     assert obs.observation_id in dedup.data
-    await parts.agents["prune_dedup"]()
+    await parts.agents["prune"]()
     assert obs.observation_id in dedup.data
     clock.now += parts.settings.dedup_ttl_s + 1
-    await parts.agents["prune_dedup"]()
+    await parts.agents["prune"]()
     assert obs.observation_id not in dedup.data
+    assert parts.tables["windows"].data == {}  # expired windows went too
+    tombstone = sent(parts, parts.tables["dedup"].changelog_topic.get_topic_name())[-1]
+    assert (tombstone["key"], tombstone["value"]) == (json.dumps(obs.observation_id).encode(), None)
 
 
 def windows_of(parts: StreamApp, window: str) -> list[dict[str, Any]]:
@@ -169,9 +180,9 @@ async def test_tumbling_windows_by_event_time(parts: StreamApp, make_obs: MakeOb
         make_obs("heart_rate", {"heart_rate_bpm": bpm}, at=T0 + timedelta(seconds=s))
         for bpm, s in ((70, 5), (80, 30), (90, 65))
     ]
-    async with parts.agents["metrics"].test_context() as agent:
-        for n, obs in enumerate(readings):
-            await agent.put(valid_message(obs, n), timestamp=obs.measured_at.timestamp())
+    async with parts.agents["pipeline"].test_context() as agent:
+        for obs in readings:
+            await put(agent, obs)
     minute = windows_of(parts, "1m")
     assert [(m["start"], m["values"]["heart_rate_bpm"]["count"]) for m in minute] == [
         ("2026-11-27T00:00:00Z", 1),
@@ -196,13 +207,13 @@ async def test_late_data_within_and_after_grace(
     on_time = make_obs("spo2", {"spo2_percent": 97.0}, at=T0 + timedelta(minutes=4))
     within = make_obs("spo2", {"spo2_percent": 95.0}, at=T0 + timedelta(minutes=4, seconds=10))
     after = make_obs("spo2", {"spo2_percent": 93.0}, at=T0 - timedelta(hours=2))
-    async with parts.agents["metrics"].test_context() as agent:
-        await agent.put(valid_message(on_time, 0), timestamp=on_time.measured_at.timestamp())
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, on_time)
         clock.now = NOW + 1800  # half an hour later: within the minute windows' 1 h grace
-        await agent.put(valid_message(within, 1), timestamp=within.measured_at.timestamp())
-        await agent.put(valid_message(after, 2), timestamp=after.measured_at.timestamp())
+        await put(agent, within)
+        await put(agent, after)
         results = list(agent.results.values())
-    assert results[:2] == ["updated", "updated"]
+    assert results[:2] == ["forwarded", "forwarded"]
     assert results[2] == "late"
     minute = windows_of(parts, "1m")
     assert minute[-1]["values"]["spo2_percent"]["count"] == 2
@@ -216,10 +227,10 @@ async def test_replayed_reading_is_not_counted_twice(
 ) -> None:
     """A reading re-forwarded with the same source offset is re-emitted, not re-counted."""
     obs = make_obs("glucose")
-    async with parts.agents["metrics"].test_context() as agent:
+    async with parts.agents["pipeline"].test_context() as agent:
         for _ in range(2):
-            await agent.put(valid_message(obs, 7), timestamp=obs.measured_at.timestamp())
-        assert list(agent.results.values()) == ["updated", "replayed"]
+            await put(agent, obs, offset=7)
+        assert list(agent.results.values()) == ["forwarded", "replayed"]
     counts = [m["values"]["glucose_mmol_l"]["count"] for m in windows_of(parts, "1h")]
     assert counts == [1, 1]
 
@@ -228,9 +239,9 @@ async def test_hrv_and_day_metrics(parts: StreamApp, make_obs: MakeObservation) 
     """RR intervals give a 5-minute HRV; morning BP gives the day's session means."""
     rr = make_obs("heart_rate", {"heart_rate_bpm": 70, "rr_intervals_s": [0.8, 0.85, 0.79, 0.9]})
     bp = make_obs("blood_pressure", at=T0 - timedelta(hours=1))  # 07:00 local
-    async with parts.agents["metrics"].test_context() as agent:
-        await agent.put(valid_message(rr, 0), timestamp=rr.measured_at.timestamp())
-        await agent.put(valid_message(bp, 1), timestamp=bp.measured_at.timestamp())
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, rr)
+        await put(agent, bp)
     messages = [json.loads(c["value"]) for c in sent(parts, "metrics")]
     (hrv,) = [m for m in messages if m["metric"] == "hrv"]
     assert hrv["values"]["beats"] == 4
@@ -245,9 +256,9 @@ async def test_risk_agent_raises_and_replays_alerts(
 ) -> None:
     """A hypertensive crisis raises bp.urgent_referral; a replay re-sends the same alert."""
     obs = make_obs("blood_pressure", {"systolic_mmhg": 186.0, "diastolic_mmhg": 112.0})
-    async with parts.agents["risk"].test_context() as agent:
-        await agent.put(valid_message(obs, 3), timestamp=obs.measured_at.timestamp())
-        await agent.put(valid_message(obs, 3), timestamp=obs.measured_at.timestamp())
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, obs, offset=3)
+        await put(agent, obs, offset=3)
     alerts = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
     assert [a.rule_id for a in alerts] == ["bp.urgent_referral", "bp.urgent_referral"]
     assert alerts[0].alert_id == alerts[1].alert_id
@@ -259,16 +270,16 @@ async def test_no_checkin_timer_and_resolution(
 ) -> None:
     """Silence past the period raises checkin.none once; the next reading resolves it."""
     first = make_obs("weight")
-    async with parts.agents["risk"].test_context() as agent:
-        await agent.put(valid_message(first, 0), timestamp=first.measured_at.timestamp())
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, first)
     clock.now = T0.timestamp() + 8 * 86400
     await parts.agents["no_checkin"]()
     await parts.agents["no_checkin"]()
     raised = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
     assert [(a.rule_id, a.status) for a in raised] == [("checkin.none", Status.FIRING)]
     back = make_obs("weight", {"weight_kg": 70.2}, at=T0 + timedelta(days=8))
-    async with parts.agents["risk"].test_context() as agent:
-        await agent.put(valid_message(back, 1), timestamp=back.measured_at.timestamp())
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, back, offset=1)
     resolved = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")][-1]
     assert (resolved.rule_id, resolved.status) == ("checkin.none", Status.RESOLVED)
 
@@ -288,3 +299,113 @@ async def test_heartbeat_battery_is_a_technical_alert(parts: StreamApp) -> None:
         await agent.put(json.dumps(beat).encode(), key=b"st-001/device/C4:7C:8D:6A:12:34")
     (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
     assert (alert.rule_id, alert.category) == ("device.battery_critical", Category.TECHNICAL)
+
+
+async def test_batch_writes_each_key_once(
+    parts: StreamApp, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """Readings of one batch: one changelog record per key, one metrics message per window."""
+    readings = [
+        make_obs("heart_rate", {"heart_rate_bpm": 60 + n}, at=T0 + timedelta(seconds=n))
+        for n in range(5)
+    ]
+    async with parts.agents["pipeline"].test_context() as agent:
+        for obs in readings[:-1]:
+            await agent.put(obs.to_json(), key=obs.subject_id.encode(), wait=False)
+        await agent.put(readings[-1].to_json(), key=readings[-1].subject_id.encode())
+        await asyncio.sleep(0.2)
+        assert list(agent.results.values()) == ["forwarded"] * 5
+    assert parts.counters.batches == 1
+    assert len(sent(parts, "valid")) == 5
+    windows = parts.tables["windows"].changelog_topic.get_topic_name()
+    assert len(sent(parts, windows)) == 3  # 1m, 1h, 1d of one resident and kind
+    residents = parts.tables["residents"].changelog_topic.get_topic_name()
+    assert len(sent(parts, residents)) == 1
+    minute = windows_of(parts, "1m")
+    assert [m["values"]["heart_rate_bpm"]["count"] for m in minute] == [5]
+    record = json.loads(sent(parts, residents)[0]["value"])
+    assert record["wm"] == 4
+
+
+async def test_device_alerts_name_the_resident(parts: StreamApp, make_obs: MakeObservation) -> None:
+    """A reading announces its device's resident; battery alerts then carry that subject."""
+    obs = make_obs("blood_pressure")
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, obs)
+    (owner,) = sent(parts, "owner")
+    assert owner["key"] == f"st-001/device/{obs.device_id}".encode()
+    beat = {
+        "schema": 1,
+        "station_id": "st-001",
+        "subject": f"device/{obs.device_id}",
+        "sent_at": "2026-11-27T00:00:00Z",
+        "device_kind": "bp_meter",
+        "last_seen": "2026-11-26T23:00:00Z",
+        "battery_percent": 3,
+    }
+    async with parts.agents["heartbeats"].test_context() as agent:
+        await agent.put(owner["value"], key=owner["key"])
+        await agent.put(json.dumps(beat).encode(), key=owner["key"])
+    (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+    assert (alert.rule_id, alert.subject_id) == ("device.battery_critical", obs.subject_id)
+    assert alert.evidence["device_id"] == obs.device_id
+    # A second reading from the same device announces nothing new.
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, make_obs("blood_pressure", at=T0 + timedelta(minutes=1)), offset=1)
+    assert len(sent(parts, "owner")) == 1
+
+
+async def test_device_offline_once_and_under_the_resident(
+    parts: StreamApp, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """device.offline is raised once per episode, kept in the devices table's changelog."""
+    obs = make_obs("spo2")
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, obs)
+    (owner,) = sent(parts, "owner")
+    beat = {
+        "schema": 1,
+        "station_id": "st-001",
+        "subject": f"device/{obs.device_id}",
+        "sent_at": "2026-11-27T00:00:00Z",
+        "device_kind": "oximeter",
+        "last_seen": "2026-11-26T23:00:00Z",
+        "battery_percent": 80,
+    }
+    async with parts.agents["heartbeats"].test_context() as agent:
+        await agent.put(owner["value"], key=owner["key"])
+        await agent.put(json.dumps(beat).encode(), key=owner["key"])
+    clock.now = T0.timestamp() + 2 * 86400
+    await parts.agents["device_offline"]()
+    await parts.agents["device_offline"]()
+    (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+    assert (alert.rule_id, alert.subject_id) == ("device.offline", obs.subject_id)
+    devices = parts.tables["devices"].changelog_topic.get_topic_name()
+    record = json.loads(sent(parts, devices)[-1]["value"])
+    assert record["offline"] == alert.alert_id
+
+
+async def test_no_checkin_is_not_sent_again_after_a_restart(
+    parts: StreamApp, clock: Clock, make_obs: MakeObservation, tmp_path: Any
+) -> None:
+    """What the no-check-in timer raised is in the resident's changelog record."""
+    first = make_obs("weight")
+    async with parts.agents["pipeline"].test_context() as agent:
+        await put(agent, first)
+    clock.now = T0.timestamp() + 8 * 86400
+    await parts.agents["no_checkin"]()
+    assert [Alert.from_json(c["value"]).rule_id for c in sent(parts, "alerts")] == ["checkin.none"]
+    residents = parts.tables["residents"].changelog_topic.get_topic_name()
+    last = sent(parts, residents)[-1]
+    # A new worker rebuilds the table from the changelog: it must not raise it again.
+    settings = parts.settings.model_copy(update={"datadir": tmp_path / "restarted"})
+    restarted = create_app(settings, clock=clock)
+    restarted.outbox.send = AsyncMock()
+    restarted.tables["residents"].data[json.loads(last["key"])] = json.loads(last["value"])
+    await restarted.agents["no_checkin"]()
+    assert sent(restarted, "alerts") == []
+    clock.now = T0.timestamp() + 15 * 86400  # twice the period: the follow-up is new
+    await restarted.agents["no_checkin"]()
+    assert [Alert.from_json(c["value"]).rule_id for c in sent(restarted, "alerts")] == [
+        "checkin.none_long"
+    ]
