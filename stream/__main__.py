@@ -7,13 +7,15 @@ the command line. ``carepulse worker`` is the same worker behind carepulse's CLI
 
 from __future__ import annotations
 
-from stream.app import create_app
+from stream.app import create_app, tune_gc
 from stream.config import StreamSettings
 
 
 def main() -> None:
     """Build the app from the environment and hand the command line to Faust."""
-    create_app(StreamSettings.load()).app.main()
+    settings = StreamSettings.load()
+    tune_gc(settings)
+    create_app(settings).app.main()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ commit past an in-flight message). docs/stream.md explains each choice and the f
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import time
@@ -52,6 +53,7 @@ from stream.metrics import (
     DayRecord,
     Stats,
     accepts_late,
+    add_to_dict,
     append_rr,
     day_key,
     home_bp_mean,
@@ -161,8 +163,18 @@ def _now_utc(clock: Clock) -> datetime:
     return datetime.fromtimestamp(clock(), UTC)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return _ENCODER.encode(value).encode()
+
+
+def _dumps_key(key: str) -> bytes:
+    """A table key as JSON (our keys are ids, pseudonyms and ``|``: no escaping needed)."""
+    if key.isascii() and key.isprintable() and '"' not in key and "\\" not in key:
+        return b'"' + key.encode() + b'"'
+    return _dumps(key)
 
 
 class StateWrites:
@@ -202,7 +214,7 @@ class StateWrites:
             out.append(
                 (
                     table.changelog_topic.get_topic_name(),
-                    _dumps(key),
+                    _dumps_key(key) if isinstance(key, str) else _dumps(key),
                     None if value is None else _dumps(value),
                     partition,
                     None,
@@ -441,7 +453,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
                 fields = current["f"] if current is not None else {}
                 updated = dict(fields)
                 for name, number in numbers.items():
-                    updated[name] = Stats.from_dict(fields.get(name)).add(number, at).as_dict()
+                    updated[name] = add_to_dict(fields.get(name), number, at)
                 current = {"f": updated, "wm": src, "p": partition, "x": end + grace}
                 batch.writes.put(windows, key, current, partition)
             emit(batch, "window", window.name, common, start, end, current)
@@ -626,25 +638,26 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         key = f"{obs.station_id}/device/{obs.device_id}".encode()
         return ("owner", key, _dumps({"owner": body}), None, None)
 
-    async def flush(batch: Batch) -> None:
-        """Send a batch's records and wait until Kafka has them all."""
+    def process(events: list[Any]) -> tuple[list[Record], list[str]]:
+        """A batch of events -> every record it sends, and what happened to each event."""
+        batch = Batch()
+        results = [ingest_one(event, batch) for event in events]
         emits = [
             ("metrics", key[1].encode(), build(), None, None) for key, build in batch.emits.items()
         ]
         changelog = batch.writes.records()
         counters.changelog_writes += len(changelog)
-        await outbox.deliver(
-            [
-                *batch.rejected,
-                *changelog,
-                *batch.forwards,
-                *batch.owners,
-                *emits,
-                *(("alerts", s.encode(), v, None, None) for s, v in batch.alerts),
-            ]
-        )
         counters.alerts_sent += len(batch.alerts)
         counters.batches += 1
+        records: list[Record] = [
+            *batch.rejected,
+            *changelog,
+            *batch.forwards,
+            *batch.owners,
+            *emits,
+            *(("alerts", s.encode(), v, None, None) for s, v in batch.alerts),
+        ]
+        return records, results
 
     @app.agent(readings, concurrency=1, name="pipeline")
     async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
@@ -654,9 +667,8 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         # observation lost on SIGTERM under load).
         batches: Any = stream.noack()  # noack_take is not in faust's StreamT stubs
         async for events in batches.noack_take(settings.batch_size, within=settings.batch_within_s):
-            batch = Batch()
-            results = [ingest_one(event, batch) for event in events]
-            await flush(batch)
+            records, results = process(events)
+            await outbox.deliver(records)
             # Only now, with every effect acknowledged by Kafka, may offsets move on.
             for event in events:
                 await batches.ack(event)
@@ -842,6 +854,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         },
         agents={
             "pipeline": pipeline,
+            "process": process,
             "heartbeats": heartbeat,
             "prune": prune,
             "no_checkin": no_checkin,
@@ -850,6 +863,15 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         outbox=outbox,
         counters=counters,
     )
+
+
+def tune_gc(settings: StreamSettings) -> None:
+    """Collect young objects less often in the worker process (``gc_threshold``).
+
+    Called by the worker's entry points, not by :func:`create_app` (tests build apps too).
+    """
+    if settings.gc_threshold:
+        gc.set_threshold(settings.gc_threshold, 50, 50)
 
 
 def prune_table(

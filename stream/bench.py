@@ -217,10 +217,14 @@ async def bench(
         await metrics.stop()
         await alerts.stop()
         await producer.stop()
+        # Stopped while it may still be working off a backlog: how long the shutdown takes.
         proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
         try:
             proc.wait(timeout=60)
+            result["shutdown_s"] = round(time.monotonic() - stopping, 1)
         except subprocess.TimeoutExpired:
+            result["shutdown_s"] = None  # hung: killed after 60 s
             proc.kill()
             proc.wait()
         log.close()

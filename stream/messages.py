@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from carepulse.observation import Observation, format_time
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 #: Dead letters keep at most this many raw bytes.
 MAX_RAW_BYTES: Final = 4096
 METRIC_SCHEMA: Final = 1
@@ -86,9 +87,9 @@ def valid_message(
             b'{"observation":',
             raw_observation.strip(),
             b',"event_time":',
-            json.dumps(float(event_time), allow_nan=False).encode(),
+            _ENCODER.encode(float(event_time)).encode(),
             b',"clock_suspect":',
-            json.dumps(clock_suspect).encode(),
+            b"null" if clock_suspect is None else _ENCODER.encode(clock_suspect).encode(),
             f',"src":[{int(src_partition)},{int(src_offset)}]}}'.encode(),
         )
     )
@@ -147,7 +148,7 @@ def metric_message(
     ``metric`` is ``window`` (per-field count/min/max/mean/std/last), ``hrv`` (RMSSD,
     SDNN, pNN50 over 5 minutes) or ``day`` (local-day steps, home BP, morning weight).
     """
-    return json.dumps(
+    return _ENCODER.encode(
         {
             "schema": METRIC_SCHEMA,
             "metric": metric,
@@ -159,7 +160,5 @@ def metric_message(
             "end": _iso(end),
             "values": dict(values),
             "updated_at": _iso(updated_at),
-        },
-        separators=(",", ":"),
-        allow_nan=False,
+        }
     ).encode()

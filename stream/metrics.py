@@ -150,6 +150,35 @@ class Stats:
         }
 
 
+def add_to_dict(data: Mapping[str, Any] | None, value: float, at: float) -> dict[str, Any]:
+    """``Stats.from_dict(data).add(value, at).as_dict()`` without the objects (hot path)."""
+    if not data:
+        return {
+            "count": 1,
+            "mean": value,
+            "m2": 0.0,
+            "min": value,
+            "max": value,
+            "last": value,
+            "last_at": at,
+        }
+    count = int(data["count"]) + 1
+    mean = float(data["mean"])
+    delta = value - mean
+    mean += delta / count
+    low, high, last_at = data["min"], data["max"], data["last_at"]
+    newer = last_at is None or at >= last_at
+    return {
+        "count": count,
+        "mean": mean,
+        "m2": float(data["m2"]) + delta * (value - mean),
+        "min": value if low is None else min(low, value),
+        "max": value if high is None else max(high, value),
+        "last": value if newer else data["last"],
+        "last_at": at if newer else last_at,
+    }
+
+
 def _pick(
     choose: Callable[[float, float], float], a: float | None, b: float | None
 ) -> float | None:

@@ -77,6 +77,7 @@ _INPUTS: Final[Mapping[str, str]] = MappingProxyType(
         "height_m": "height_m",
     }
 )
+_BP_METHODS: Final = frozenset(m.value for m in BpMethod)
 #: RR intervals kept for the rhythm screen.
 MAX_RR: Final = 256
 #: Local days of weights kept for the rapid-gain rule.
@@ -315,7 +316,7 @@ class RiskEngine:
             temperature_c=fresh.get("temperature_c"),
             systolic_mmhg=fresh.get("systolic_mmhg"),
             diastolic_mmhg=fresh.get("diastolic_mmhg"),
-            bp_method=BpMethod(method) if method in {m.value for m in BpMethod} else None,
+            bp_method=BpMethod(method) if method in _BP_METHODS else None,
             heart_rate_bpm=fresh.get("heart_rate_bpm"),
             weight_kg=fresh.get("weight_kg"),
             height_m=height,

@@ -21,8 +21,9 @@ def run(settings: StreamSettings) -> None:
     """Build the app and run a Faust worker until it is stopped (SIGTERM, Ctrl-C)."""
     import faust
 
-    from stream.app import create_app
+    from stream.app import create_app, tune_gc
 
+    tune_gc(settings)
     parts = create_app(settings)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
     level = {"warning": "warn", "critical": "crit"}.get(level, level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from stream.metrics import (
     DayRecord,
     Stats,
     accepts_late,
+    add_to_dict,
     bp_session,
     day_key,
     home_bp_mean,
@@ -200,3 +202,15 @@ def test_prune_days_keeps_the_latest() -> None:
     """Only the most recent days are kept."""
     days = {f"2026-11-{d:02d}": d for d in range(1, 21)}
     assert list(prune_days(days, 3)) == ["2026-11-18", "2026-11-19", "2026-11-20"]
+
+
+def test_add_to_dict_is_stats_add() -> None:
+    """The pipeline's dict fast path gives exactly what Stats.add gives, late values too."""
+    rng = random.Random(SEED)
+    data: dict[str, Any] | None = None
+    stats = Stats()
+    for _ in range(200):
+        value, at = rng.uniform(40, 180), rng.uniform(0, 3600)
+        data = add_to_dict(data, value, at)
+        stats = stats.add(value, at)
+        assert data == stats.as_dict()
