@@ -131,19 +131,20 @@ class Outbox:
     send: Send
     names: dict[str, str]
 
-    async def deliver(self, records: Iterable[Record]) -> int:
-        """Queue ``records`` (role or topic, key, value, partition, timestamp) and wait."""
+    async def queue(self, records: Iterable[Record]) -> list[asyncio.Future[Any]]:
+        """Hand ``records`` (role or topic, key, value, partition, timestamp) to the producer."""
         futures = []
-        count = 0
         for topic, key, value, partition, timestamp in records:
-            name = self.names.get(topic, topic)
-            future = await self.send(name, key, value, partition, timestamp)
-            count += 1
+            future = await self.send(self.names.get(topic, topic), key, value, partition, timestamp)
             if isinstance(future, asyncio.Future):
                 futures.append(future)
+        return futures
+
+    async def deliver(self, records: Iterable[Record]) -> None:
+        """Queue ``records`` and wait until Kafka acknowledged every one of them."""
+        futures = await self.queue(records)
         if futures:
             await asyncio.gather(*futures)
-        return count
 
 
 @dataclass(slots=True)
@@ -190,7 +191,7 @@ class StateWrites:
 
     def __init__(self) -> None:
         """An empty set of writes."""
-        self.dirty: dict[tuple[str, Any], tuple[Any, Any, Any, int]] = {}
+        self.dirty: dict[tuple[str, Any], tuple[Any, Any, int]] = {}
 
     def put(self, table: Any, key: Any, value: Any, partition: int) -> None:
         """Set ``key`` in ``table`` (``None`` deletes it) and mark it for the changelog."""
@@ -205,12 +206,17 @@ class StateWrites:
                 key_partition.pop(key, None)
             else:
                 key_partition[key] = partition
-        self.dirty[(table.name, key)] = (table, key, value, partition)
+        self.dirty[(table.name, key)] = (table, key, partition)
 
     def records(self) -> list[Record]:
-        """The changelog records, one per changed key; clears the set."""
+        """The changelog records, one per changed key, of its value now; clears the set.
+
+        The value is read from the store when the records are made, so a key changed again
+        in between (by a timer, say) is written with its latest value, never an older one.
+        """
         out: list[Record] = []
-        for table, key, value, partition in self.dirty.values():
+        for table, key, partition in self.dirty.values():
+            value = table.data.get(key)
             out.append(
                 (
                     table.changelog_topic.get_topic_name(),
@@ -638,26 +644,68 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         key = f"{obs.station_id}/device/{obs.device_id}".encode()
         return ("owner", key, _dumps({"owner": body}), None, None)
 
-    def process(events: list[Any]) -> tuple[list[Record], list[str]]:
-        """A batch of events -> every record it sends, and what happened to each event."""
-        batch = Batch()
+    # Effects of the observations taken since the last flush, and those events (unacked).
+    pending = Batch()
+    pending_events: list[Any] = []
+    pending_futures: list[asyncio.Future[Any]] = []
+    pending_since: list[float] = []  # monotonic time of the oldest unflushed event
+    acker: list[Any] = []  # the pipeline's no-ack stream, once the agent runs
+    lock = asyncio.Lock()
+
+    def process(events: list[Any], batch: Batch | None = None) -> tuple[list[Record], list[str]]:
+        """Fold ``events`` into ``batch``; returns the alerts to send now and each outcome."""
+        batch = Batch() if batch is None else batch
         results = [ingest_one(event, batch) for event in events]
+        alerts: list[Record] = [("alerts", s.encode(), v, None, None) for s, v in batch.alerts]
+        counters.alerts_sent += len(batch.alerts)
+        batch.alerts.clear()
+        return alerts, results
+
+    def drain(batch: Batch) -> list[Record]:
+        """Every record of ``batch`` but its alerts: changelogs, forwards, metrics, letters."""
         emits = [
             ("metrics", key[1].encode(), build(), None, None) for key, build in batch.emits.items()
         ]
+        batch.emits.clear()
         changelog = batch.writes.records()
         counters.changelog_writes += len(changelog)
-        counters.alerts_sent += len(batch.alerts)
-        counters.batches += 1
         records: list[Record] = [
             *batch.rejected,
             *changelog,
             *batch.forwards,
             *batch.owners,
             *emits,
-            *(("alerts", s.encode(), v, None, None) for s, v in batch.alerts),
         ]
-        return records, results
+        batch.rejected.clear()
+        batch.forwards.clear()
+        batch.owners.clear()
+        counters.batches += 1
+        return records
+
+    async def flush_pending() -> None:
+        """Send what the pending events changed, wait for Kafka, then ack the events."""
+        futures = [*pending_futures, *await outbox.queue(drain(pending))]
+        pending_futures.clear()
+        if futures:
+            await asyncio.gather(*futures)
+        # Only now, with every effect acknowledged by Kafka, may offsets move on.
+        events = list(pending_events)
+        pending_events.clear()
+        pending_since.clear()
+        for event in events:
+            await acker[0].ack(event)
+
+    def flush_due() -> bool:
+        return bool(pending_events) and (
+            len(pending_events) >= settings.flush_max_events
+            or time.monotonic() - pending_since[0] >= settings.flush_interval_s
+        )
+
+    async def flush_if_due() -> None:
+        """Timer: flush pending effects when no new batch came to do it."""
+        async with lock:
+            if acker and flush_due():
+                await flush_pending()
 
     @app.agent(readings, concurrency=1, name="pipeline")
     async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
@@ -665,13 +713,20 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         # restores acks when the agent stops, and Faust then acks the event in flight,
         # committing past an observation whose effects were never sent (seen: one
         # observation lost on SIGTERM under load).
-        batches: Any = stream.noack()  # noack_take is not in faust's StreamT stubs
+        root: Any = stream  # noack/noack_take are not in faust's StreamT stubs
+        batches = root.noack()
+        acker[:] = [batches]
         async for events in batches.noack_take(settings.batch_size, within=settings.batch_within_s):
-            records, results = process(events)
-            await outbox.deliver(records)
-            # Only now, with every effect acknowledged by Kafka, may offsets move on.
-            for event in events:
-                await batches.ack(event)
+            async with lock:
+                alerts, results = process(events, pending)
+                if not pending_since:
+                    pending_since.append(time.monotonic())
+                pending_events.extend(events)
+                # Alerts go out at once; windows, changelogs and forwards are coalesced
+                # over flush_interval_s, and the events are acked only after both.
+                pending_futures.extend(await outbox.queue(alerts))
+                if flush_due():
+                    await flush_pending()
             for result in results:
                 yield result
 
@@ -828,6 +883,8 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
 
     # Timers run the plain functions above (kept callable for tests); Faust loops them.
     app.timer(interval=settings.dedup_prune_interval_s)(prune)
+    if settings.flush_interval_s > 0:
+        app.timer(interval=min(settings.flush_interval_s, 1.0) / 2)(flush_if_due)
     app.timer(interval=settings.watchdog_interval_s)(no_checkin)
     app.timer(interval=settings.watchdog_interval_s)(device_offline)
 
@@ -855,6 +912,8 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         agents={
             "pipeline": pipeline,
             "process": process,
+            "drain": drain,
+            "flush": flush_if_due,
             "heartbeats": heartbeat,
             "prune": prune,
             "no_checkin": no_checkin,

@@ -89,8 +89,24 @@ async def _count_until(
     return seen
 
 
+def _stored(influx: Any, bucket: str) -> int:
+    """Readings stored in ``bucket`` (heart rate and systolic fields: one per reading)."""
+    query = (
+        f'from(bucket: "{bucket}") |> range(start: 0) |> filter(fn: (r) => '
+        'r._measurement == "reading" and '
+        '(r._field == "heart_rate_bpm" or r._field == "systolic_mmhg")) |> group() |> count()'
+    )
+    tables = influx.query_api().query(query)
+    return sum(int(rec.get_value()) for table in tables for rec in table.records)
+
+
 async def bench(
-    count: int, rate: int, seconds: int, partitions: int, profile: Path | None
+    count: int,
+    rate: int,
+    seconds: int,
+    partitions: int,
+    profile: Path | None,
+    sink_in_worker: bool = False,
 ) -> dict[str, Any]:
     """Run both phases and return the figures."""
     stack = StackSettings.load()
@@ -127,6 +143,7 @@ async def bench(
         CAREPULSE_APP_ID=f"carepulse-bench-{unique}",
         CAREPULSE_INFLUX_BUCKET=buckets[0],
         CAREPULSE_METRICS_BUCKET=buckets[1],
+        CAREPULSE_SINK_ENABLED="true" if sink_in_worker else "false",
     )
     workdir = Path(tempfile.mkdtemp(prefix="carepulse-bench-"))
     command = [sys.executable]
@@ -136,6 +153,14 @@ async def bench(
     log = (workdir / "worker.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    # The InfluxDB sink: its own process (the default), or a task in the worker.
+    sink = (
+        None
+        if sink_in_worker
+        else subprocess.Popen(
+            [sys.executable, "-m", "stream.sink"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     )
     metrics = AIOKafkaConsumer(
         f"{prefix}readings.valid",
@@ -152,6 +177,7 @@ async def bench(
     await metrics.start()
     await alerts.start()
     result: dict[str, Any] = {
+        "sink": "worker task" if sink_in_worker else "own process",
         "count": count,
         "rate": rate,
         "seconds": seconds,
@@ -168,13 +194,19 @@ async def bench(
         # Phase 2: steady rate with crises; alerts are read while observations go out.
         await alerts.getmany(timeout_ms=500)
         sent: dict[str, float] = {}
-        arrived: list[tuple[float, bytes]] = []
+        # (seen by this process, the record's create time set by the worker's producer, value)
+        arrived: list[tuple[float, float, bytes]] = []
 
         async def read_alerts() -> None:
             while True:
                 batch = await alerts.getmany(timeout_ms=100)
                 now = time.time()
-                arrived.extend((now, r.value) for rs in batch.values() for r in rs if r.value)
+                arrived.extend(
+                    (now, r.timestamp / 1000, r.value)
+                    for rs in batch.values()
+                    for r in rs
+                    if r.value
+                )
 
         reader = asyncio.create_task(read_alerts())
         total = rate * seconds
@@ -192,27 +224,41 @@ async def bench(
                 await asyncio.sleep(lag)
         result["achieved_rate"] = round(total / (time.monotonic() - start), 1)
         await producer.flush()
-        deadline = time.monotonic() + 60
+        produced = time.monotonic()
+        deadline = produced + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if sum(1 for _, v in arrived if b"bp.urgent_referral" in v) >= len(sent):
+            if sum(1 for _, _, v in arrived if b"bp.urgent_referral" in v) >= len(sent):
                 break
             await asyncio.sleep(0.2)
         reader.cancel()
-        latencies = []
-        for at, value in arrived:
+        # Latency: the alert's record timestamp (when the worker put it on `alerts`) minus
+        # the gateway's received_at; "seen" also counts this process reading it back.
+        latencies, seen_latencies = [], []
+        for seen_at, created_at, value in arrived:
             alert = json.loads(value)
             if alert["rule_id"] == "bp.urgent_referral":
                 observation_id = alert["evidence"]["readings"][0]["observation_id"]
                 if observation_id in sent:
-                    latencies.append((at - sent[observation_id]) * 1000)
-        latencies.sort()
+                    latencies.append((created_at - sent[observation_id]) * 1000)
+                    seen_latencies.append((seen_at - sent[observation_id]) * 1000)
         result["latency_samples"] = len(latencies)
-        if latencies:
-            result["latency_p50_ms"] = round(statistics.median(latencies), 1)
-            result["latency_p99_ms"] = round(
-                latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1
-            )
-            result["latency_max_ms"] = round(latencies[-1], 1)
+        for name, values in (("latency", latencies), ("seen_latency", seen_latencies)):
+            if values:
+                values.sort()
+                result[f"{name}_p50_ms"] = round(statistics.median(values), 1)
+                result[f"{name}_p99_ms"] = round(
+                    values[min(len(values) - 1, int(0.99 * len(values)))], 1
+                )
+                result[f"{name}_max_ms"] = round(values[-1], 1)
+        # The sink: how long after the last observation was sent InfluxDB has every reading.
+        expected = count + total
+        sink_deadline = time.monotonic() + 180
+        while (stored := _stored(influx, buckets[0])) < expected:
+            if time.monotonic() > sink_deadline:
+                break
+            await asyncio.sleep(2)
+        result["sink_stored"] = f"{stored}/{expected}"
+        result["sink_caught_up_s"] = round(time.monotonic() - produced, 1)
     finally:
         await metrics.stop()
         await alerts.stop()
@@ -227,6 +273,13 @@ async def bench(
             result["shutdown_s"] = None  # hung: killed after 60 s
             proc.kill()
             proc.wait()
+        if sink is not None:
+            sink.send_signal(signal.SIGTERM)
+            try:
+                sink.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sink.kill()
+                sink.wait()
         log.close()
         _drop_buckets(influx, buckets)
     return result
@@ -249,12 +302,21 @@ def _drop_buckets(influx: Any, buckets: tuple[str, ...]) -> None:
 @click.option(
     "--profile", type=click.Path(dir_okay=False, path_type=Path), help="cProfile output file."
 )
+@click.option(
+    "--sink-in-worker", is_flag=True, help="Run the InfluxDB sink inside the worker process."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(
-    count: int, rate: int, seconds: int, partitions: int, profile: Path | None, as_json: bool
+    count: int,
+    rate: int,
+    seconds: int,
+    partitions: int,
+    profile: Path | None,
+    sink_in_worker: bool,
+    as_json: bool,
 ) -> None:
     """Benchmark one stream worker against the local stack."""
-    result = asyncio.run(bench(count, rate, seconds, partitions, profile))
+    result = asyncio.run(bench(count, rate, seconds, partitions, profile, sink_in_worker))
     if as_json:
         click.echo(json.dumps(result))
     else:

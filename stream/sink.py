@@ -258,3 +258,36 @@ async def run_sink(settings: Any) -> None:
         await consumer.stop()
         await writer.aclose()
         await client.close()  # type: ignore[no-untyped-call]  # influxdb-client: untyped
+
+
+def main() -> None:  # pragma: no cover - exercised by the benchmark and by hand
+    """``python -m stream.sink``: the sink alone, beside workers run with ``--no-sink``.
+
+    The sink is its own consumer group either way; in its own process it does not share
+    the pipeline's event loop (or core). Stops on SIGTERM/SIGINT: the batch in hand is
+    not committed and is written again by the next sink (idempotent points).
+    """
+    import signal
+
+    from stream.config import StreamSettings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    settings = StreamSettings.load()
+
+    async def run() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if task is not None:
+                loop.add_signal_handler(sig, task.cancel)
+        try:
+            await run_sink(settings)
+        except asyncio.CancelledError:
+            logger.info("sink: stopped")
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

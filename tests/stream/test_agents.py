@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 from unittest.mock import AsyncMock
@@ -36,14 +37,15 @@ def clock() -> Clock:
     return Clock(NOW)
 
 
-@pytest.fixture
-async def parts(tmp_path: Any, clock: Clock) -> AsyncIterator[StreamApp]:
+@asynccontextmanager
+async def built_app(tmp_path: Any, clock: Clock, **overrides: Any) -> AsyncIterator[StreamApp]:
     settings = StreamSettings(
         app_id="carepulse-test",
         store="memory://",
         sink_enabled=False,
         kafka_bootstrap="127.0.0.1:1",
         datadir=tmp_path,
+        **{"flush_interval_s": 0, **overrides},  # 0: every batch flushed at once
     )
     built = create_app(settings, clock=clock)
     app = built.app
@@ -58,6 +60,12 @@ async def parts(tmp_path: Any, clock: Clock) -> AsyncIterator[StreamApp]:
     consumer: Any = app._consumer
     if consumer is not None:
         consumer._thread.thread_loop.close()
+
+
+@pytest.fixture
+async def parts(tmp_path: Any, clock: Clock) -> AsyncIterator[StreamApp]:
+    async with built_app(tmp_path, clock) as built:
+        yield built
 
 
 def sent(parts: StreamApp, topic: str) -> list[dict[str, Any]]:
@@ -409,3 +417,28 @@ async def test_no_checkin_is_not_sent_again_after_a_restart(
     assert [Alert.from_json(c["value"]).rule_id for c in sent(restarted, "alerts")] == [
         "checkin.none_long"
     ]
+
+
+async def test_alerts_at_once_the_rest_coalesced_until_the_flush(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """With a flush interval, alerts leave with their batch; windows wait for the flush."""
+    async with built_app(tmp_path, clock, flush_interval_s=0.2) as parts:
+        crisis = make_obs("blood_pressure", {"systolic_mmhg": 186.0, "diastolic_mmhg": 112.0})
+        later = make_obs("blood_pressure", at=T0 + timedelta(seconds=20))
+        async with parts.agents["pipeline"].test_context() as agent:
+            await put(agent, crisis)
+            await put(agent, later)
+            assert [Alert.from_json(c["value"]).rule_id for c in sent(parts, "alerts")] == [
+                "bp.urgent_referral"
+            ]
+            assert sent(parts, "metrics") == []
+            assert sent(parts, "valid") == []
+            await asyncio.sleep(0.25)
+            await parts.agents["flush"]()
+        minute = windows_of(parts, "1m")
+        assert [m["values"]["systolic_mmhg"]["count"] for m in minute] == [2]
+        assert len(sent(parts, "valid")) == 2
+        residents = parts.tables["residents"].changelog_topic.get_topic_name()
+        (record,) = sent(parts, residents)
+        assert json.loads(record["value"])["wm"] == 1
