@@ -34,7 +34,7 @@ import gc
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,6 +85,8 @@ Clock = Callable[[], float]
 WINDOW_TOPIC_CONFIG = {"cleanup.policy": "compact,delete"}
 #: Alerts remembered per resident for re-sending on a replayed reading.
 SENT_KEPT = 4
+#: Records built and queued between two yields to the event loop during a flush.
+FLUSH_SLICE = 500
 #: Devices remembered per resident (those already announced on ``devices.owner``).
 DEVICES_KEPT = 16
 #: Loggers whose debug records cost ~5 % of the worker's time even when nothing prints
@@ -214,18 +216,9 @@ class StateWrites:
         The value is read from the store when the records are made, so a key changed again
         in between (by a timer, say) is written with its latest value, never an older one.
         """
-        out: list[Record] = []
-        for table, key, partition in self.dirty.values():
-            value = table.data.get(key)
-            out.append(
-                (
-                    table.changelog_topic.get_topic_name(),
-                    _dumps_key(key) if isinstance(key, str) else _dumps(key),
-                    None if value is None else _dumps(value),
-                    partition,
-                    None,
-                )
-            )
+        out = [
+            changelog_record(table, key, partition) for table, key, partition in self.dirty.values()
+        ]
         self.dirty.clear()
         return out
 
@@ -241,6 +234,28 @@ class Batch:
     emits: dict[tuple[str, str, str, str, float], Callable[[], bytes]] = field(default_factory=dict)
     alerts: list[tuple[str, bytes]] = field(default_factory=list)
     writes: StateWrites = field(default_factory=StateWrites)
+
+
+@dataclass(slots=True)
+class Pending:
+    """Observations taken but not flushed: their effects, their events, their alerts' futures."""
+
+    batch: Batch = field(default_factory=Batch)
+    events: list[Any] = field(default_factory=list)
+    futures: list[asyncio.Future[Any]] = field(default_factory=list)
+    since: float = 0.0
+
+
+def changelog_record(table: Any, key: Any, partition: int) -> Record:
+    """The changelog record of ``key``'s value now (a tombstone if it is gone)."""
+    value = table.data.get(key)
+    return (
+        table.changelog_topic.get_topic_name(),
+        _dumps_key(key) if isinstance(key, str) else _dumps(key),
+        None if value is None else _dumps(value),
+        partition,
+        None,
+    )
 
 
 def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamApp:
@@ -644,13 +659,11 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         key = f"{obs.station_id}/device/{obs.device_id}".encode()
         return ("owner", key, _dumps({"owner": body}), None, None)
 
-    # Effects of the observations taken since the last flush, and those events (unacked).
-    pending = Batch()
-    pending_events: list[Any] = []
-    pending_futures: list[asyncio.Future[Any]] = []
-    pending_since: list[float] = []  # monotonic time of the oldest unflushed event
+    # What the observations taken since the last flush changed, and those events (not
+    # acked yet). A flush swaps in a fresh Pending, so the pipeline goes on meanwhile.
+    pending = Pending()
+    flushing: list[asyncio.Task[None]] = []
     acker: list[Any] = []  # the pipeline's no-ack stream, once the agent runs
-    lock = asyncio.Lock()
 
     def process(events: list[Any], batch: Batch | None = None) -> tuple[list[Record], list[str]]:
         """Fold ``events`` into ``batch``; returns the alerts to send now and each outcome."""
@@ -661,74 +674,86 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         batch.alerts.clear()
         return alerts, results
 
-    def drain(batch: Batch) -> list[Record]:
-        """Every record of ``batch`` but its alerts: changelogs, forwards, metrics, letters."""
-        emits = [
-            ("metrics", key[1].encode(), build(), None, None) for key, build in batch.emits.items()
-        ]
-        batch.emits.clear()
-        changelog = batch.writes.records()
-        counters.changelog_writes += len(changelog)
-        records: list[Record] = [
-            *batch.rejected,
-            *changelog,
-            *batch.forwards,
-            *batch.owners,
-            *emits,
-        ]
-        batch.rejected.clear()
-        batch.forwards.clear()
-        batch.owners.clear()
+    def slices(batch: Batch) -> Iterator[list[Record]]:
+        """Every record of ``batch`` but its alerts, a slice at a time (builds lazily)."""
+        yield [*batch.rejected, *batch.forwards, *batch.owners]
+        dirty = list(batch.writes.dirty.values())
+        emits = list(batch.emits.items())
+        counters.changelog_writes += len(dirty)
         counters.batches += 1
-        return records
+        for i in range(0, len(dirty), FLUSH_SLICE):
+            yield [changelog_record(*entry) for entry in dirty[i : i + FLUSH_SLICE]]
+        for i in range(0, len(emits), FLUSH_SLICE):
+            yield [
+                ("metrics", key[1].encode(), build(), None, None)
+                for key, build in emits[i : i + FLUSH_SLICE]
+            ]
+
+    def drain(batch: Batch) -> list[Record]:
+        """Every record of ``batch`` but its alerts, at once."""
+        return [record for part in slices(batch) for record in part]
 
     async def flush_pending() -> None:
-        """Send what the pending events changed, wait for Kafka, then ack the events."""
-        futures = [*pending_futures, *await outbox.queue(drain(pending))]
-        pending_futures.clear()
+        """Send what the pending events changed, wait for Kafka, then ack the events.
+
+        The records are built and queued a slice at a time, letting the pipeline process
+        (and alert on) new batches in between; those go to the next Pending.
+        """
+        nonlocal pending
+        done, pending = pending, Pending()
+        futures = list(done.futures)
+        for part in slices(done.batch):
+            futures.extend(await outbox.queue(part))
+            await asyncio.sleep(0)
         if futures:
             await asyncio.gather(*futures)
         # Only now, with every effect acknowledged by Kafka, may offsets move on.
-        events = list(pending_events)
-        pending_events.clear()
-        pending_since.clear()
-        for event in events:
+        for event in done.events:
             await acker[0].ack(event)
 
     def flush_due() -> bool:
-        return bool(pending_events) and (
-            len(pending_events) >= settings.flush_max_events
-            or time.monotonic() - pending_since[0] >= settings.flush_interval_s
+        return bool(pending.events) and (
+            len(pending.events) >= settings.flush_max_events
+            or time.monotonic() - pending.since >= settings.flush_interval_s
         )
+
+    async def maybe_flush() -> None:
+        """Start a flush when one is due and none runs; wait for it under backpressure."""
+        running = flushing[0] if flushing and not flushing[0].done() else None
+        if running is None and flush_due():
+            running = asyncio.ensure_future(flush_pending())
+            flushing[:] = [running]
+        if running is not None and (
+            settings.flush_interval_s == 0 or len(pending.events) >= settings.flush_max_events
+        ):
+            await running
 
     async def flush_if_due() -> None:
         """Timer: flush pending effects when no new batch came to do it."""
-        async with lock:
-            if acker and flush_due():
-                await flush_pending()
+        if acker:
+            await maybe_flush()
+            if flushing:
+                await flushing[0]
 
     @app.agent(readings, concurrency=1, name="pipeline")
     async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-        # A stream whose acks are all ours: with the agent's own stream, noack_take
-        # restores acks when the agent stops, and Faust then acks the event in flight,
-        # committing past an observation whose effects were never sent (seen: one
-        # observation lost on SIGTERM under load).
-        root: Any = stream  # noack/noack_take are not in faust's StreamT stubs
+        # A stream whose acks are all ours (Faust acks nothing by itself: not the event in
+        # flight when the agent stops, which once lost an observation on SIGTERM).
+        root: Any = stream  # noack is not in faust's StreamT stubs
         batches = root.noack()
         acker[:] = [batches]
-        async for events in batches.noack_take(settings.batch_size, within=settings.batch_within_s):
-            async with lock:
-                alerts, results = process(events, pending)
-                if not pending_since:
-                    pending_since.append(time.monotonic())
-                pending_events.extend(events)
-                # Alerts go out at once; windows, changelogs and forwards are coalesced
-                # over flush_interval_s, and the events are acked only after both.
-                pending_futures.extend(await outbox.queue(alerts))
-                if flush_due():
-                    await flush_pending()
-            for result in results:
-                yield result
+        async for event in batches.events():
+            # Alerts go out at once; windows, changelogs and forwards are coalesced over
+            # flush_interval_s. The event joins the Pending current *after* its alerts were
+            # queued, so it is acked only once its alerts and effects are written.
+            alerts, results = process([event], pending.batch)
+            futures = await outbox.queue(alerts) if alerts else []
+            if not pending.events:
+                pending.since = time.monotonic()
+            pending.events.append(event)
+            pending.futures.extend(futures)
+            await maybe_flush()
+            yield results[0]
 
     async def prune() -> None:
         """Forget expired windows and observation ids older than the dedup TTL."""

@@ -106,7 +106,7 @@ async def bench(
     seconds: int,
     partitions: int,
     profile: Path | None,
-    sink_in_worker: bool = False,
+    sink: str = "process",
 ) -> dict[str, Any]:
     """Run both phases and return the figures."""
     stack = StackSettings.load()
@@ -143,7 +143,7 @@ async def bench(
         CAREPULSE_APP_ID=f"carepulse-bench-{unique}",
         CAREPULSE_INFLUX_BUCKET=buckets[0],
         CAREPULSE_METRICS_BUCKET=buckets[1],
-        CAREPULSE_SINK_ENABLED="true" if sink_in_worker else "false",
+        CAREPULSE_SINK_ENABLED="true" if sink == "worker" else "false",
     )
     workdir = Path(tempfile.mkdtemp(prefix="carepulse-bench-"))
     command = [sys.executable]
@@ -155,9 +155,9 @@ async def bench(
         command, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     # The InfluxDB sink: its own process (the default), or a task in the worker.
-    sink = (
+    sink_proc = (
         None
-        if sink_in_worker
+        if sink != "process"
         else subprocess.Popen(
             [sys.executable, "-m", "stream.sink"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -177,7 +177,7 @@ async def bench(
     await metrics.start()
     await alerts.start()
     result: dict[str, Any] = {
-        "sink": "worker task" if sink_in_worker else "own process",
+        "sink": {"process": "own process", "worker": "worker task", "none": "none"}[sink],
         "count": count,
         "rate": rate,
         "seconds": seconds,
@@ -191,6 +191,15 @@ async def bench(
         span = hours[-1] - hours[0] if len(hours) > 1 else float("nan")
         result["throughput_obs_per_s"] = round(len(hours) / span, 1) if span else None
         result["throughput_processed"] = len(hours)
+        # Phase 2 starts from a steady state: the sink has stored the backlog.
+        settled = time.monotonic()
+        while (
+            sink != "none"
+            and _stored(influx, buckets[0]) < count
+            and time.monotonic() < settled + 180
+        ):
+            await asyncio.sleep(1)
+        result["sink_backlog_stored_after_s"] = round(time.monotonic() - settled, 1)
         # Phase 2: steady rate with crises; alerts are read while observations go out.
         await alerts.getmany(timeout_ms=500)
         sent: dict[str, float] = {}
@@ -253,12 +262,13 @@ async def bench(
         # The sink: how long after the last observation was sent InfluxDB has every reading.
         expected = count + total
         sink_deadline = time.monotonic() + 180
-        while (stored := _stored(influx, buckets[0])) < expected:
+        while sink != "none" and (stored := _stored(influx, buckets[0])) < expected:
             if time.monotonic() > sink_deadline:
                 break
             await asyncio.sleep(2)
-        result["sink_stored"] = f"{stored}/{expected}"
-        result["sink_caught_up_s"] = round(time.monotonic() - produced, 1)
+        if sink != "none":
+            result["sink_stored"] = f"{stored}/{expected}"
+            result["sink_caught_up_s"] = round(time.monotonic() - produced, 1)
     finally:
         await metrics.stop()
         await alerts.stop()
@@ -273,13 +283,13 @@ async def bench(
             result["shutdown_s"] = None  # hung: killed after 60 s
             proc.kill()
             proc.wait()
-        if sink is not None:
-            sink.send_signal(signal.SIGTERM)
+        if sink_proc is not None:
+            sink_proc.send_signal(signal.SIGTERM)
             try:
-                sink.wait(timeout=30)
+                sink_proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                sink.kill()
-                sink.wait()
+                sink_proc.kill()
+                sink_proc.wait()
         log.close()
         _drop_buckets(influx, buckets)
     return result
@@ -303,7 +313,11 @@ def _drop_buckets(influx: Any, buckets: tuple[str, ...]) -> None:
     "--profile", type=click.Path(dir_okay=False, path_type=Path), help="cProfile output file."
 )
 @click.option(
-    "--sink-in-worker", is_flag=True, help="Run the InfluxDB sink inside the worker process."
+    "--sink",
+    type=click.Choice(["process", "worker", "none"]),
+    default="process",
+    show_default=True,
+    help="The InfluxDB sink: its own process, a task in the worker, or not run.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(
@@ -312,11 +326,11 @@ def main(
     seconds: int,
     partitions: int,
     profile: Path | None,
-    sink_in_worker: bool,
+    sink: str,
     as_json: bool,
 ) -> None:
     """Benchmark one stream worker against the local stack."""
-    result = asyncio.run(bench(count, rate, seconds, partitions, profile, sink_in_worker))
+    result = asyncio.run(bench(count, rate, seconds, partitions, profile, sink))
     if as_json:
         click.echo(json.dumps(result))
     else:

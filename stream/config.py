@@ -66,14 +66,11 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     no_checkin_days: float = Field(default=7.0, gt=0)
     device_offline_hours: float = Field(default=24.0, gt=0)
     watchdog_interval_s: float = Field(default=300.0, gt=0)
-    # Throughput: the pipeline takes up to batch_size observations at a time, waiting at
-    # most batch_within_s for a batch to fill (the latency it may add at low rates).
-    batch_size: int = Field(default=1000, ge=1)
-    batch_within_s: float = Field(default=0.05, gt=0)
-    # Alerts leave with their batch; windows (metrics messages), table changelogs and the
-    # sink's forwards are coalesced over flush_interval_s (or flush_max_events), and the
-    # batch's offsets are acked only once those are written. 0 flushes every batch.
-    flush_interval_s: float = Field(default=2.0, ge=0)
+    # Throughput: alerts leave with their observation; windows (metrics messages), table
+    # changelogs and the sink's forwards are coalesced over flush_interval_s (or
+    # flush_max_events), and the observations are acked only once those are written.
+    # 0 flushes after every observation.
+    flush_interval_s: float = Field(default=0.25, ge=0)
     flush_max_events: int = Field(default=20_000, ge=1)
     stream_buffer_maxsize: int = Field(default=4096, ge=1)
     # Python's cyclic GC: the tables hold many small dicts, so the default thresholds make

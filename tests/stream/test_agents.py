@@ -309,30 +309,30 @@ async def test_heartbeat_battery_is_a_technical_alert(parts: StreamApp) -> None:
     assert (alert.rule_id, alert.category) == ("device.battery_critical", Category.TECHNICAL)
 
 
-async def test_batch_writes_each_key_once(
-    parts: StreamApp, clock: Clock, make_obs: MakeObservation
+async def test_a_flush_writes_each_key_once(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
 ) -> None:
-    """Readings of one batch: one changelog record per key, one metrics message per window."""
+    """Readings of one flush: one changelog record per key, one metrics message per window."""
     readings = [
         make_obs("heart_rate", {"heart_rate_bpm": 60 + n}, at=T0 + timedelta(seconds=n))
         for n in range(5)
     ]
-    async with parts.agents["pipeline"].test_context() as agent:
-        for obs in readings[:-1]:
-            await agent.put(obs.to_json(), key=obs.subject_id.encode(), wait=False)
-        await agent.put(readings[-1].to_json(), key=readings[-1].subject_id.encode())
-        await asyncio.sleep(0.2)
-        assert list(agent.results.values()) == ["forwarded"] * 5
-    assert parts.counters.batches == 1
-    assert len(sent(parts, "valid")) == 5
-    windows = parts.tables["windows"].changelog_topic.get_topic_name()
-    assert len(sent(parts, windows)) == 3  # 1m, 1h, 1d of one resident and kind
-    residents = parts.tables["residents"].changelog_topic.get_topic_name()
-    assert len(sent(parts, residents)) == 1
-    minute = windows_of(parts, "1m")
-    assert [m["values"]["heart_rate_bpm"]["count"] for m in minute] == [5]
-    record = json.loads(sent(parts, residents)[0]["value"])
-    assert record["wm"] == 4
+    async with built_app(tmp_path, clock, flush_interval_s=60, flush_max_events=5) as parts:
+        async with parts.agents["pipeline"].test_context() as agent:
+            for obs in readings:
+                await put(agent, obs)
+            await asyncio.sleep(0.1)  # the flush the fifth reading started
+            assert list(agent.results.values()) == ["forwarded"] * 5
+        assert parts.counters.batches == 1
+        assert len(sent(parts, "valid")) == 5
+        windows = parts.tables["windows"].changelog_topic.get_topic_name()
+        assert len(sent(parts, windows)) == 3  # 1m, 1h, 1d of one resident and kind
+        residents = parts.tables["residents"].changelog_topic.get_topic_name()
+        assert len(sent(parts, residents)) == 1
+        minute = windows_of(parts, "1m")
+        assert [m["values"]["heart_rate_bpm"]["count"] for m in minute] == [5]
+        record = json.loads(sent(parts, residents)[0]["value"])
+        assert record["wm"] == 4
 
 
 async def test_device_alerts_name_the_resident(parts: StreamApp, make_obs: MakeObservation) -> None:
