@@ -1,4 +1,4 @@
-"""The Faust app: one batched pipeline (ingest, metrics, risk), watchdog, storage sink.
+"""The Faust app: one pipeline agent (ingest, metrics, risk), watchdog, storage sink.
 
 :func:`create_app` builds everything from :class:`~stream.config.StreamSettings` in one
 function and returns a :class:`StreamApp` (the app plus handles on its topics, tables and
@@ -14,14 +14,14 @@ Topics (prefix configurable)::
         │        └────────► devices.owner ──► heartbeats agent (device → resident)
         └──► readings.rejected
 
-The **pipeline** agent takes a batch of observations at a time (``noack_take``), folds
-every one of them into in-memory state (dedup, windows, HRV, the per-resident record),
-then hands the batch's output to the producer at once: each changed table key's
-changelog record **once per batch**, each changed window's ``metrics`` message once per
-batch, alerts, dead letters and the forwards for the sink. It waits until Kafka
-acknowledged all of it and only then acks the batch's events, so a committed offset never
-runs ahead of its effects (at least once); the source watermarks in every aggregate make
-the replay after a crash idempotent.
+The **pipeline** agent folds each observation into in-memory state (dedup, windows, HRV,
+the per-resident record) and queues its alerts at once. What else the observations
+changed is coalesced and flushed every ``flush_interval_s``: each changed table key's
+changelog record **once per flush**, each changed window's ``metrics`` message once per
+flush, dead letters and the forwards for the sink. Once Kafka acknowledged all of it (and
+the alerts), the flushed observations are acked, so a committed offset never runs ahead
+of its effects (at least once); the source watermarks in every aggregate make the replay
+after a crash idempotent.
 
 Every agent runs with ``concurrency=1`` (faust-streaming #606: with more, a crash can
 commit past an in-flight message). docs/stream.md explains each choice and the figures.
@@ -702,11 +702,18 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         nonlocal pending
         done, pending = pending, Pending()
         futures = list(done.futures)
-        for part in slices(done.batch):
-            futures.extend(await outbox.queue(part))
-            await asyncio.sleep(0)
-        if futures:
-            await asyncio.gather(*futures)
+        try:
+            for part in slices(done.batch):
+                futures.extend(await outbox.queue(part))
+                await asyncio.sleep(0)
+            if futures:
+                await asyncio.gather(*futures)
+        except Exception as exc:
+            # Never ack what was not written: stop the worker; the next one reads the
+            # unacked observations again (at least once; the watermarks make it safe).
+            logger.critical("pipeline: flush failed (%s); stopping the worker", exc)
+            await app.crash(exc)
+            raise
         # Only now, with every effect acknowledged by Kafka, may offsets move on.
         for event in done.events:
             await acker[0].ack(event)

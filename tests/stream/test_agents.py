@@ -442,3 +442,30 @@ async def test_alerts_at_once_the_rest_coalesced_until_the_flush(
         residents = parts.tables["residents"].changelog_topic.get_topic_name()
         (record,) = sent(parts, residents)
         assert json.loads(record["value"])["wm"] == 1
+
+
+async def test_a_failed_flush_acks_nothing_and_stops_the_worker(
+    parts: StreamApp, make_obs: MakeObservation
+) -> None:
+    """When Kafka refuses the flush, the observation stays unacked and the app crashes."""
+    metrics_topic = parts.outbox.names["metrics"]
+
+    async def send(topic: str, *_: Any) -> None:
+        if topic == metrics_topic:
+            msg = "broker gone"
+            raise RuntimeError(msg)
+
+    parts.outbox.send = AsyncMock(side_effect=send)
+    crash = AsyncMock()
+    parts.app.crash = crash  # type: ignore[method-assign]
+    obs = make_obs("heart_rate")
+    async with parts.agents["pipeline"].test_context() as agent:
+        failed = await agent.put(obs.to_json(), key=obs.subject_id.encode(), wait=False)
+        await asyncio.sleep(0.2)
+    crash.assert_awaited_once()
+    assert not failed.message.acked  # read again after a restart
+    ok = make_obs("heart_rate", at=T0 + timedelta(seconds=1))
+    parts.outbox.send = AsyncMock()
+    async with parts.agents["pipeline"].test_context() as agent:
+        event = await agent.put(ok.to_json(), key=ok.subject_id.encode())
+    assert event.message.acked  # acked once its flush was written
