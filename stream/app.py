@@ -742,6 +742,24 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
             if flushing:
                 await flushing[0]
 
+    async def flush_all() -> None:
+        """Write and ack everything pending now (a flush already running first)."""
+        if flushing and not flushing[0].done():
+            await flushing[0]
+        if acker and pending.events:
+            await flush_pending()
+
+    async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
+        """Before partitions move to another worker, write what their readings changed.
+
+        Otherwise this worker's late changelog records could land after the new owner's
+        and win a later recovery. (Faust has stopped the flow by now; the new owner reads
+        the unacked readings again and skips what the watermarks say is applied.)
+        """
+        await flush_all()
+
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode's stub wants signal=
+
     @app.agent(readings, concurrency=1, name="pipeline")
     async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
         # A stream whose acks are all ours (Faust acks nothing by itself: not the event in
@@ -946,6 +964,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
             "process": process,
             "drain": drain,
             "flush": flush_if_due,
+            "flush_all": flush_all,
             "heartbeats": heartbeat,
             "prune": prune,
             "no_checkin": no_checkin,
