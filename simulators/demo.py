@@ -35,7 +35,7 @@ from typing import Any
 
 import click
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from sqlalchemy import create_engine, text
@@ -71,6 +71,24 @@ class DemoRun:
         """The alert service's SQLite file."""
         return f"sqlite:///{self.folder / 'alerts.db'}"
 
+    @property
+    def app_id(self) -> str:
+        """The worker's Faust app id (its consumer group)."""
+        return f"carepulse-demo-{self.run_id}"
+
+    @property
+    def alerts_group(self) -> str:
+        """The alert service's consumer group."""
+        return f"carepulse-demo-alerts-{self.run_id}"
+
+    def consumer_groups(self) -> dict[str, tuple[str, ...]]:
+        """The run's consumer groups and the topics each must read to the end."""
+        return {
+            self.app_id: (f"{self.prefix}readings",),
+            f"{self.app_id}-sink": (),
+            self.alerts_group: (f"{self.prefix}alerts",),
+        }
+
     def env(self) -> dict[str, str]:
         """The environment of the worker and the alert service."""
         return dict(
@@ -78,11 +96,11 @@ class DemoRun:
             CAREPULSE_TOPIC_PREFIX=self.prefix,
             CAREPULSE_INFLUX_BUCKET=self.readings_bucket,
             CAREPULSE_METRICS_BUCKET=self.metrics_bucket,
-            CAREPULSE_APP_ID=f"carepulse-demo-{self.run_id}",
+            CAREPULSE_APP_ID=self.app_id,
             CAREPULSE_DATADIR=str(self.folder / "faust"),
             CAREPULSE_RESIDENTS_FILE=str(self.folder / "residents.toml"),
             CAREPULSE_DATABASE_URL=self.database_url,
-            CAREPULSE_CONSUMER_GROUP=f"carepulse-demo-alerts-{self.run_id}",
+            CAREPULSE_CONSUMER_GROUP=self.alerts_group,
             CAREPULSE_LISTEN_PORT=str(self.port),
             CAREPULSE_ALERTS_PASSWORD=self.password,
         )
@@ -178,6 +196,51 @@ async def count_topic(bootstrap: str, topic: str) -> Counter[str]:
     finally:
         await consumer.stop()
     return reasons
+
+
+async def group_lag(bootstrap: str, groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Messages each consumer group has not yet committed, over its topics.
+
+    A group's topics are the ones it has committed offsets on, plus those named for it
+    (so a group that has committed nothing yet counts the whole topic as lag).
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        lags: dict[str, int] = {}
+        for group, named in groups.items():
+            committed = await admin.list_consumer_group_offsets(group)
+            topics = set(named) | {tp.topic for tp in committed}
+            await consumer.topics()  # refresh metadata
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in sorted(topics)
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            ends = await consumer.end_offsets(partitions) if partitions else {}
+            lags[group] = sum(
+                max(end - (committed[tp].offset if tp in committed else 0), 0)
+                for tp, end in ends.items()
+            )
+        return lags
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def wait_caught_up(
+    bootstrap: str, groups: dict[str, tuple[str, ...]], timeout_s: float
+) -> dict[str, int]:
+    """Until every group has committed everything on its topics; returns the last lags."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        lags = await group_lag(bootstrap, groups)
+        if not any(lags.values()) or loop.time() >= deadline:
+            return lags
+        await asyncio.sleep(1.0)
 
 
 async def stored_readings(storage: StorageSettings) -> int:
@@ -366,9 +429,11 @@ async def run_demo(
             broker=broker_settings_from(stack, f"carepulse-demo-devices-{run.run_id}"),
             gateway=gateway_settings(planned, run.folder, topic_prefix=run.prefix),
             state_dir=run.folder,
-            settle_s=15.0,
+            drain_timeout_s=120.0,
         )
-        await asyncio.sleep(15.0)  # the worker and the alert service catch up
+        # The worker reads the readings, its sink writes them to InfluxDB, and the alert
+        # service takes its alerts into the queue: wait until each has committed all.
+        lag = await wait_caught_up(stack.kafka_bootstrap, run.consumer_groups(), 180.0)
         found = cases(run)
         received = await received_times(stack.kafka_bootstrap, f"{run.prefix}readings")
         latency = await alert_latencies(stack.kafka_bootstrap, f"{run.prefix}alerts", received)
@@ -381,6 +446,8 @@ async def run_demo(
             "wall_s": round(time.monotonic() - started, 1),
             "sent": summary.as_dict()["readings_sent"],
             "undelivered_ble": summary.undelivered,
+            "drained": summary.drained,
+            "lag_at_end": lag,
             "expected_observations": expected_obs,
             "stored_in_influxdb": stored,
             "lost": max(expected_obs - stored, 0),
