@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import signal
@@ -192,7 +193,7 @@ async def count_topic(bootstrap: str, topic: str) -> Counter[str]:
             for records in batch.values():
                 for record in records:
                     data = json.loads(record.value or b"{}")
-                    reasons[str(data.get("reason", "?"))[:60]] += 1
+                    reasons[str(data.get("reason", "?"))] += 1
     finally:
         await consumer.stop()
     return reasons
@@ -243,15 +244,15 @@ async def wait_caught_up(
         await asyncio.sleep(1.0)
 
 
-async def stored_readings(storage: StorageSettings) -> int:
-    """Readings in the run's InfluxDB bucket (one row per observation and field, counted once)."""
+async def stored_readings(storage: StorageSettings) -> Counter[tuple[str, str]]:
+    """Readings in the run's InfluxDB bucket by (subject, kind), each observation once."""
     # A reading is one (subject, kind, time) series point, however many fields it has.
     flux = (
         f'from(bucket: "{storage.influx_bucket}") |> range(start: 0)'
         ' |> filter(fn: (r) => r._measurement == "reading")'
         ' |> keep(columns: ["_time", "subject", "kind"])'
         ' |> group(columns: ["subject", "kind"]) |> unique(column: "_time")'
-        ' |> map(fn: (r) => ({r with n: 1})) |> group() |> sum(column: "n")'
+        ' |> map(fn: (r) => ({r with n: 1})) |> sum(column: "n")'
     )
     async with InfluxDBClientAsync(
         url=storage.influx_url,
@@ -259,7 +260,25 @@ async def stored_readings(storage: StorageSettings) -> int:
         org=storage.influx_org,
     ) as client:
         tables = await client.query_api().query(flux)
-    return sum(int(r.values["n"]) for t in tables for r in t.records)
+    return Counter(
+        {
+            (str(r.values["subject"]), str(r.values["kind"])): int(r.values["n"])
+            for table in tables
+            for r in table.records
+        }
+    )
+
+
+def missing_readings(truth: dict[str, Any], stored: Counter[tuple[str, str]]) -> dict[str, int]:
+    """Expected observations not in storage, by ``resident/kind`` (empty on a good run)."""
+    subjects = {r["resident"]: r["subject"] for r in truth["residents"]}
+    missing = {}
+    for key, expected in truth["counts"]["observations"].items():
+        resident, _, kind = key.partition("/")
+        short = expected - stored.get((subjects[resident], kind), 0)
+        if short > 0:
+            missing[key] = short
+    return missing
 
 
 def cases(run: DemoRun) -> list[tuple[str, str, str, int]]:
@@ -440,6 +459,7 @@ async def run_demo(
         stored = await stored_readings(storage)
         rejected = await count_topic(stack.kafka_bootstrap, f"{run.prefix}readings.rejected")
         expected_obs = int(truth["counts"]["observations_total"])
+        missing = missing_readings(truth, stored)
         result = {
             "run": run.run_id,
             "scenario": str(scenario_file),
@@ -449,16 +469,20 @@ async def run_demo(
             "drained": summary.drained,
             "lag_at_end": lag,
             "expected_observations": expected_obs,
-            "stored_in_influxdb": stored,
-            "lost": max(expected_obs - stored, 0),
+            "stored_in_influxdb": sum(stored.values()),
+            "lost": sum(missing.values()),
+            "lost_by": missing,
             "rejected": dict(rejected),
             "alerts": compare_alerts(truth, found),
             "latency_receipt_to_alert": latency,
             "dashboard": f"http://127.0.0.1:{port}/ (user demo, password {run.password})",
+            "reports": render_reports(run, truth, env),
+            "alerts_db": run.database_url,
+            "serving": serve,
             "folder": str(run.folder),
         }
         if serve:
-            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+            click.echo(summary_text(result))
             click.echo("services running; Ctrl-C stops them")
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
@@ -471,6 +495,81 @@ async def run_demo(
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def render_reports(run: DemoRun, truth: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """The station's report and one resident's (the first with an expected alert).
+
+    Each is ``carepulse report ...`` run on the run's buckets; a report that fails is
+    named with its error instead of a path, and the demo goes on.
+    """
+    days = str(math.ceil(_days(truth)))
+    wanted: dict[str, tuple[str, ...]] = {
+        "station": ("station", "--days", days, "--enrolled", str(len(truth["residents"])))
+    }
+    if truth["alerts"]:
+        subject = truth["alerts"][0]["subject"]
+        wanted["resident"] = ("resident", str(subject), "--days", days)
+    reports = {}
+    for name, args in wanted.items():
+        path = run.folder / f"report-{name}.html"
+        done = subprocess.run(  # noqa: S603  # our own command line
+            [sys.executable, "-m", "carepulse", "report", *args, "--output", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        error = done.stderr.strip().splitlines()[-1:] if done.returncode else []
+        reports[name] = f"failed: {error[0] if error else done.returncode}" if error else str(path)
+    return reports
+
+
+def _days(truth: dict[str, Any]) -> float:
+    """The simulated period in days, counting the day it started."""
+    start = datetime.fromisoformat(str(truth["start"]).replace("Z", "+00:00"))
+    end = datetime.fromisoformat(str(truth["end"]).replace("Z", "+00:00"))
+    return (end - start).total_seconds() / 86400 + 1
+
+
+def summary_text(result: dict[str, Any]) -> str:
+    """The summary for people: counts against the truth, latency, where to look."""
+    alerts = result["alerts"]
+    latency = result["latency_receipt_to_alert"]
+    rejected = sum(result["rejected"].values())
+    lines = [
+        f"carepulse demo {result['run']}: {result['scenario']} in {result['wall_s']} s",
+        f"  readings  {result['sent']} sent, {result['expected_observations']} expected,"
+        f" {result['stored_in_influxdb']} stored, {result['lost']} lost,"
+        f" {rejected} rejected with a reason",
+        f"  alerts    {alerts['expected']} expected, {alerts['found']} found,"
+        f" {len(alerts['missed'])} missed, {len(alerts['unexpected'])} unexpected,"
+        f" {alerts['duplicated_cases']} duplicated cases",
+    ]
+    for rule, count in sorted(alerts["watchdog"].items()):
+        lines.append(f"  watchdog  {rule}: {count['found']} of {count['expected']}")
+    if latency.get("alerts"):
+        lines.append(
+            f"  latency   gateway receipt -> alert: p50 {latency['p50_s'] * 1000:.0f} ms,"
+            f" p99 {latency['p99_s'] * 1000:.0f} ms ({latency['alerts']} alerts)"
+        )
+    for reason, count in sorted(result["rejected"].items()):
+        lines.append(f"  rejected  {count} x {reason}")
+    for key, count in sorted(result["lost_by"].items()):
+        lines.append(f"  LOST      {count} x {key}")
+    for missed in alerts["missed"]:
+        lines.append(f"  MISSED    {missed}")
+    lines.append(f"  dashboard {result['dashboard']}")
+    if not result.get("serving"):
+        lines.append(
+            "            (stopped with the demo; `carepulse demo --serve` keeps it up, or serve"
+            f" this run's queue again: CAREPULSE_DATABASE_URL={result['alerts_db']}"
+            " carepulse alerts serve)"
+        )
+    for name, path in result["reports"].items():
+        lines.append(f"  report    {name}: {path}")
+    lines.append(f"  folder    {result['folder']} (truth.json, logs, alerts.db)")
+    return "\n".join(lines)
 
 
 @click.command()
@@ -491,4 +590,4 @@ def demo(scenario_file: Path, duration: float, port: int, serve: bool, as_json: 
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
-    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    click.echo(summary_text(result))

@@ -199,8 +199,13 @@ async def perform(
     devices: dict[str, VirtualDevice],
     publisher: MqttPublisher | None,
     summary: RunSummary,
+    late: set[asyncio.Task[None]] | None = None,
 ) -> None:
-    """Carry out one action on its device."""
+    """Carry out one action on its device.
+
+    A band notification that reaches no central (the band is reconnecting) goes into
+    ``late``: a task that notifies once a central subscribes again.
+    """
     device = devices.get(action.device_id)
     if action.op is not Op.SEND:
         if isinstance(device, VirtualPeripheral):
@@ -229,6 +234,14 @@ async def perform(
     if faults != device.faults:
         await device.set_faults(faults)
     reached = await _send(device, action)
+    if (
+        not reached
+        and late is not None
+        and isinstance(device, HeartRateBand)
+        and faults == Faults()
+    ):
+        late.add(asyncio.create_task(_notify_when_subscribed(device, action, summary)))
+        return
     for _ in range(action.copies - 2):
         if isinstance(device, VirtualPeripheral):
             await device.resend_last()
@@ -236,6 +249,29 @@ async def perform(
         await device.set_faults(Faults())
     if not reached:
         summary.undelivered += action.copies
+
+
+#: How long a band holds a notification no central received (wall seconds).
+BAND_HOLD_S = 15.0
+
+
+async def _notify_when_subscribed(
+    device: HeartRateBand, action: Action, summary: RunSummary
+) -> None:
+    """Notify ``action``'s reading as soon as a central has subscribed again.
+
+    A band measures whether or not a phone or gateway listens; many send the reading
+    they hold when a central subscribes. The runner models that, so a reconnection
+    (after a battery change, say) does not lose the scenario's reading. After
+    ``BAND_HOLD_S`` the reading counts as undelivered.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BAND_HOLD_S
+    while loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        if await _send(device, action):
+            return
+    summary.undelivered += action.copies
 
 
 async def _send(device: VirtualDevice, action: Action) -> bool:
@@ -269,6 +305,7 @@ async def run_plan(
     summary.gateway = gateway
     loop = asyncio.get_running_loop()
     wall_start = loop.time()
+    late: set[asyncio.Task[None]] = set()
     for action in plan.actions:
         due = wall_start + (action.at - plan.start).total_seconds() / speed
         delay = due - loop.time()
@@ -277,7 +314,7 @@ async def run_plan(
         else:
             summary.max_lag_s = max(summary.max_lag_s, -delay)
         try:
-            await perform(action, devices, publisher, summary)
+            await perform(action, devices, publisher, summary, late)
         except Exception:  # one device failing must not end the run (STYLE 18)
             logger.exception("action for %s failed; going on", action.device_id)
             summary.undelivered += action.copies
@@ -285,6 +322,9 @@ async def run_plan(
     rest = wall_start + plan.period.total_seconds() / speed - loop.time()
     if rest > 0:
         await asyncio.sleep(rest)
+    for outcome in await asyncio.gather(*late, return_exceptions=True):
+        if isinstance(outcome, Exception):
+            logger.error("a held band notification failed: %s", outcome)
     summary.wall_s = loop.time() - wall_start
     return summary
 
