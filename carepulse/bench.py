@@ -102,6 +102,20 @@ def _worker(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _scaleout(d: dict[str, Any]) -> list[Row]:
+    moved = d.get("rebalance", {})
+    return [
+        ("one worker, end to end, obs/s", _num(d.get("one_worker_obs_per_s")), "—"),
+        ("two workers on one machine, obs/s", _num(d.get("two_workers_obs_per_s")), "—"),
+        ("  speed-up of the second worker", _num(d.get("speedup"), 2, "x"), "—"),
+        (
+            "residents' 1 h windows exact across a rebalance",
+            f"{moved.get('windows_exact', '?')} / {moved.get('residents', '?')}",
+            "all",
+        ),
+    ]
+
+
 def _storage(d: dict[str, Any]) -> list[Row]:
     return [
         ("InfluxDB: points/s, one writer, batched", _num(d.get("lines_points_per_s")), "100,000"),
@@ -146,6 +160,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         _load,
     ),
     Benchmark("worker", ("stream.bench",), ("--count", "2000", "--seconds", "5"), _worker),
+    Benchmark(
+        "scaleout", ("stream.scaleout",), ("--residents", "20", "--per-resident", "10"), _scaleout
+    ),
     Benchmark("storage", ("storage.bench",), ("--points", "20000"), _storage),
     Benchmark("alerts", ("alerts.bench",), ("--cases", "500", "--kafka-alerts", "200"), _alerts),
 )
