@@ -168,6 +168,17 @@ BENCHMARKS: tuple[Benchmark, ...] = (
 )
 
 
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    """A benchmark module's output: one JSON object (what ``carepulse bench`` reads) or lines."""
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    width = max((len(key) for key in result), default=0) + 2
+    for key, value in result.items():
+        shown = f"{value:,.0f}" if isinstance(value, float) and abs(value) >= 100 else value
+        click.echo(f"{key:{width}}{shown}")
+
+
 def _last_json(stdout: str) -> dict[str, Any]:
     """The last line of ``stdout`` that is a JSON object (the benchmark's result)."""
     for line in reversed(stdout.strip().splitlines()):

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from carepulse.bench import print_result
 from carepulse.observation import Source
 from carepulse.settings import KafkaSettings
 from carepulse.topics import Topics
@@ -174,11 +174,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = run(args.count, with_kafka=not args.no_kafka)
-    if args.json:
-        print(json.dumps(results))  # noqa: T201  # the command's output
-        return
-    for key, value in results.items():
-        print(f"{key:28} {value:12,.0f}")  # noqa: T201  # the command's output
+    print_result(results, args.json)
 
 
 if __name__ == "__main__":

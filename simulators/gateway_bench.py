@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from carepulse.bench import print_result
 from simulators.ble import VirtualAir
 from simulators.runner import (
     anchor_start,
@@ -127,11 +127,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     result = asyncio.run(measure(args.residents, args.seconds))
-    if args.json:
-        print(json.dumps(result))  # noqa: T201  # the command's output
-        return
-    for key, value in result.items():
-        print(f"{key:16} {value}")  # noqa: T201  # the command's output
+    print_result(result, args.json)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from influxdb_client.client.influxdb_client import InfluxDBClient
 
+from carepulse.bench import print_result
 from carepulse.kafka_lag import group_lag
 from carepulse.observation import Observation
 from carepulse.settings import StackSettings
@@ -363,11 +364,7 @@ def main() -> None:
     started = time.monotonic()
     result = asyncio.run(measure(args.residents, args.per_resident))
     result["wall_s"] = round(time.monotonic() - started, 1)
-    if args.json:
-        print(json.dumps(result))  # noqa: T201  # the command's output
-        return
-    for key, value in result.items():
-        print(f"{key:22} {value}")  # noqa: T201  # the command's output
+    print_result(result, args.json)
 
 
 if __name__ == "__main__":
