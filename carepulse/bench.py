@@ -118,7 +118,11 @@ def _scaleout(d: dict[str, Any]) -> list[Row]:
 
 def _storage(d: dict[str, Any]) -> list[Row]:
     return [
-        ("InfluxDB: points/s, one writer, batched", _num(d.get("lines_points_per_s")), "100,000"),
+        (
+            "InfluxDB: points/s, one writer, batched",
+            _num(_get(d, "throughput", "lines_points_per_s")),
+            "100,000",
+        ),
     ]
 
 
@@ -136,35 +140,51 @@ def _alerts(d: dict[str, Any]) -> list[Row]:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One benchmark command and how to read its JSON."""
+    """One benchmark command, its full and quick sizes, and how to read its JSON."""
 
     name: str
     args: tuple[str, ...]
-    quick_args: tuple[str, ...]
+    full: tuple[str, ...]
+    quick: tuple[str, ...]
     rows: Callable[[dict[str, Any]], list[Row]]
     needs_stack: bool = True
 
     def command(self, quick: bool) -> list[str]:
         """The command line (``python -m ...``) for a full or a quick run."""
-        return [sys.executable, "-m", *self.args, *(self.quick_args if quick else ()), "--json"]
+        sizes = self.quick if quick else self.full
+        return [sys.executable, "-m", *self.args, *sizes, "--json"]
+
+    def shown(self, quick: bool) -> str:
+        """The command as a person types it."""
+        words = self.command(quick)[2:]
+        if words[0] == "carepulse":
+            return " ".join(words)
+        return " ".join(["python", "-m", *words])
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
-    Benchmark("decode", ("edge.decoders.bench",), ("--number", "200"), _decode, False),
-    Benchmark("gateway", ("edge.bench", "--count", "20000"), ("--count", "2000"), _gateway),
-    Benchmark("gateway_memory", ("simulators.gateway_bench",), ("--residents", "2"), _memory),
+    Benchmark("decode", ("edge.decoders.bench",), (), ("--number", "200"), _decode, False),
+    Benchmark("gateway", ("edge.bench",), ("--count", "20000"), ("--count", "2000"), _gateway),
+    Benchmark("gateway_memory", ("simulators.gateway_bench",), (), ("--residents", "2"), _memory),
     Benchmark(
         "load",
         ("carepulse", "simulate", "--load", "--devices", "1000", "--rate", "20000"),
+        ("--duration", "30"),
         ("--duration", "3"),
         _load,
     ),
-    Benchmark("worker", ("stream.bench",), ("--count", "2000", "--seconds", "5"), _worker),
+    Benchmark("worker", ("stream.bench",), (), ("--count", "2000", "--seconds", "5"), _worker),
     Benchmark(
-        "scaleout", ("stream.scaleout",), ("--residents", "20", "--per-resident", "10"), _scaleout
+        "scaleout",
+        ("stream.scaleout",),
+        (),
+        ("--residents", "20", "--per-resident", "10"),
+        _scaleout,
     ),
-    Benchmark("storage", ("storage.bench",), ("--points", "20000"), _storage),
-    Benchmark("alerts", ("alerts.bench",), ("--cases", "500", "--kafka-alerts", "200"), _alerts),
+    Benchmark("storage", ("storage.bench",), (), ("--points", "20000"), _storage),
+    Benchmark(
+        "alerts", ("alerts.bench",), (), ("--cases", "500", "--kafka-alerts", "200"), _alerts
+    ),
 )
 
 
@@ -193,11 +213,8 @@ def _last_json(stdout: str) -> dict[str, Any]:
 def run_one(bench: Benchmark, quick: bool, timeout_s: float) -> dict[str, Any]:
     """Run one benchmark; returns its record (command, seconds, result or error)."""
     command = bench.command(quick)
-    shown = " ".join(["python", *command[1:]])
-    if bench.args[0] == "carepulse":
-        shown = " ".join(["carepulse", *command[4:]])
     started = time.monotonic()
-    record: dict[str, Any] = {"command": shown}
+    record: dict[str, Any] = {"command": bench.shown(quick)}
     try:
         done = subprocess.run(  # noqa: S603  # our own benchmark modules
             command, capture_output=True, text=True, timeout=timeout_s, check=False, cwd=ROOT

@@ -92,10 +92,12 @@ def test_docs_block_is_replaced_and_the_prose_around_it_kept(tmp_path: Path) -> 
     assert "\nnew\n" in text
 
 
-def test_every_benchmark_asks_for_json_and_quick_runs_are_smaller() -> None:
-    """Each command ends in --json; a quick run adds its smaller sizes."""
+def test_every_benchmark_asks_for_json_and_shows_a_command_people_can_type() -> None:
+    """Each command ends in --json; quick runs pass their own sizes; shown commands run."""
     for bench in BENCHMARKS:
         full, quick = bench.command(quick=False), bench.command(quick=True)
-        assert full[-1] == "--json"
-        assert quick[-1] == "--json"
-        assert len(quick) > len(full)
+        assert full[-1] == quick[-1] == "--json"
+        assert quick != full
+        assert bench.shown(quick=False).startswith(("python -m ", "carepulse "))
+    load = next(b for b in BENCHMARKS if b.name == "load")
+    assert load.shown(quick=False).startswith("carepulse simulate --load")
