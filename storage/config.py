@@ -33,6 +33,12 @@ class StorageSettings(InfluxSettings):
         ge=1,
         description="Points buffered per bucket before write() makes its caller wait.",
     )
+    write_max_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Write requests in flight per bucket (batches with the same point wait).",
+    )
     write_retry_base_s: float = Field(default=0.5, gt=0, description="First retry delay ceiling.")
     write_retry_cap_s: float = Field(default=30.0, gt=0, description="Largest retry delay.")
     write_gzip_level: int = Field(
