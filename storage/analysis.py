@@ -106,6 +106,8 @@ class FieldSummary:
     first_mean: float | None
     last_mean: float | None
     in_band_share: float | None
+    #: what ``in_band_share`` is a share of: ``"readings"``, or ``"days"`` (daily means)
+    in_band_of: str = "readings"
 
     @property
     def change(self) -> float | None:
@@ -132,6 +134,55 @@ def summarise(samples: Sequence[Sample]) -> list[FieldSummary]:
         out.append(
             FieldSummary(
                 name, len(values), _mean(values), min(values), max(values), first, last, share
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DailyStat:
+    """One field's day from the daily series (the downsampling task's ``1d`` windows)."""
+
+    time: datetime
+    field: str
+    mean: float
+    min: float
+    max: float
+    count: int
+
+
+def summarise_daily(days: Sequence[DailyStat]) -> list[FieldSummary]:
+    """Per-field summaries from daily statistics, for periods longer than the raw retention.
+
+    Count, mean (weighted by each day's count), lowest and highest are exact; the
+    first-vs-last-third means and the share in the usual range are over daily means.
+    """
+    by_field: dict[str, list[DailyStat]] = defaultdict(list)
+    for day in days:
+        by_field[day.field].append(day)
+    out = []
+    for name in sorted(by_field):
+        series = sorted(by_field[name], key=lambda d: d.time)
+        count = sum(d.count for d in series)
+        mean = (
+            math.fsum(d.mean * d.count for d in series) / count
+            if count
+            else _mean([d.mean for d in series])
+        )
+        means = [d.mean for d in series]
+        third = len(means) // 3
+        band = BANDS.get(name)
+        out.append(
+            FieldSummary(
+                name,
+                count,
+                mean,
+                min(d.min for d in series),
+                max(d.max for d in series),
+                _mean(means[:third]) if third >= 1 else None,
+                _mean(means[-third:]) if third >= 1 else None,
+                sum(band.contains(v) for v in means) / len(means) if band else None,
+                in_band_of="days",
             )
         )
     return out
@@ -172,7 +223,8 @@ def resident_notes(kind: str, summaries: Sequence[FieldSummary], days: int) -> l
         band = BANDS.get(summary.field)
         if band and summary.in_band_share is not None:
             text += (
-                f" {summary.in_band_share:.0%} of readings were in the usual range ({band.label})."
+                f" {summary.in_band_share:.0%} of {summary.in_band_of} were in the usual range "
+                f"({band.label})."
             )
         notes.append(text)
         change = summary.change
@@ -295,3 +347,63 @@ def behaviour_change(
 
 def _mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values) if values else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class AckRow:
+    """Time to acknowledge for one rule and severity, as the alert service reports it.
+
+    ``rule`` and ``severity`` are ``"all"`` in totals rows. Only counts and minutes: the
+    alert service keeps who the residents and the social workers are.
+    """
+
+    rule: str
+    severity: str
+    raised: int
+    acknowledged: int
+    median_minutes: float | None
+    p90_minutes: float | None
+    #: acknowledged within the severity's response target
+    within_target: int
+    #: acknowledged, or not yet and already past the target
+    due: int
+
+    @property
+    def within_target_share(self) -> float | None:
+        """``within_target / due`` (``None`` while nothing is due)."""
+        return self.within_target / self.due if self.due else None
+
+
+def duration_text(minutes: float | None) -> str:
+    """A duration for people: ``"4 min"``, ``"2.5 h"``, ``"3.1 days"`` (``"-"`` when unknown)."""
+    if minutes is None:
+        return "-"
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+def ack_note(rows: Sequence[AckRow], days: int) -> str:
+    """One sentence about the station's time to acknowledge (from the ``all``/``all`` row)."""
+    total = next((r for r in rows if r.rule == "all" and r.severity == "all"), None)
+    if total is None or total.raised == 0:
+        return f"No clinical alerts were raised in the last {days} days."
+    text = (
+        f"{total.raised} clinical alerts were raised in the last {days} days and "
+        f"{total.acknowledged} were acknowledged (claimed, called or handed over)"
+    )
+    if total.median_minutes is not None:
+        text += (
+            f"; the median time from alert to acknowledgement was "
+            f"{duration_text(total.median_minutes)} (90th percentile "
+            f"{duration_text(total.p90_minutes)})"
+        )
+    share = total.within_target_share
+    if share is not None:
+        text += (
+            f". {share:.0%} of the {total.due} alerts due were acknowledged within their "
+            "severity's response target"
+        )
+    return text + "."

@@ -24,15 +24,19 @@ from carepulse import __version__
 from carepulse.observation import Kind
 from storage.analysis import (
     BANDS,
+    AckRow,
     BehaviourChange,
     FieldSummary,
+    ack_note,
     behaviour_change,
     day_range,
+    duration_text,
     morning_completion,
     participation,
     plain_name,
     resident_notes,
     summarise,
+    summarise_daily,
     target_completion,
     unit_of,
 )
@@ -140,7 +144,13 @@ async def resident_report(
             plotted_means = [s for s in means if s.field == "weight_kg"]
         else:
             plotted, plotted_means = readings, means
-        summaries = summarise(readings)
+        if queries.raw_covers(days):
+            summaries = summarise(readings)
+        else:  # past the raw retention: the daily series has the whole period
+            daily = await queries.resident_daily(subject, kind, days, stop=end)
+            summaries = [s for s in summarise_daily(daily) if _keep(s.field, kind)] or summarise(
+                readings
+            )
         title = KIND_TITLES.get(kind, kind.value)
         figure = trend_figure(
             f"{title}, last {days} days", plotted, plotted_means, zone=queries.zone
@@ -153,6 +163,13 @@ async def resident_report(
                 rows=summary_rows(summaries),
             )
         )
+    retention = None
+    if not queries.raw_covers(days):
+        retention = (
+            f"Readings are kept for {queries.retention_days} days and daily averages for "
+            f"longer: the dots show the last {queries.retention_days} days of readings, the "
+            f"line and the tables the daily averages of all {days} days."
+        )
     return (
         _environment()
         .get_template("resident.html")
@@ -160,6 +177,7 @@ async def resident_report(
             title="Personal health report",
             subtitle=f"Resident {subject[:8]}… · last {days} days · local time {queries.zone.key}",
             sections=sections,
+            retention=retention,
             **_footer(),
         )
     )
@@ -172,8 +190,14 @@ async def station_report(
     *,
     stop: datetime | None = None,
     enrolled: int | None = None,
+    acknowledgements: Sequence[AckRow] | None = None,
+    ack_problem: str | None = None,
 ) -> str:
-    """The HTML evaluation report of a station over ``days``."""
+    """The HTML evaluation report of a station over ``days``.
+
+    ``acknowledgements`` are the alert service's time-to-acknowledge figures for the same
+    period (:mod:`storage.casestore`); ``ack_problem`` says why they are missing.
+    """
     end = stop or datetime.now(UTC)
     zone = queries.zone
     counts = await queries.participation(station, days, stop=end)
@@ -260,6 +284,9 @@ async def station_report(
 
     alerts = await queries.alert_counts(station, days, stop=end)
     context["alert_rows"] = sorted(alerts.items(), key=lambda item: (-item[1], item[0]))
+    context["ack_rows"] = [_ack_row(r) for r in acknowledgements or ()]
+    context["ack_note"] = ack_note(acknowledgements, days) if acknowledgements is not None else None
+    context["ack_problem"] = ack_problem
 
     return (
         _environment()
@@ -284,6 +311,20 @@ def _task(
         "note": f"{title}: on an average day {average:.1f} residents ({share:.0%} of those "
         f"measuring) {verb}.",
         "image": data_uri(png(daily_bars(title, period, per_day, "residents"))),
+    }
+
+
+def _ack_row(row: AckRow) -> dict[str, str]:
+    share = row.within_target_share
+    return {
+        "rule": "all rules" if row.rule == "all" else row.rule,
+        "severity": "all" if row.severity == "all" else row.severity,
+        "raised": str(row.raised),
+        "acknowledged": str(row.acknowledged),
+        "median": duration_text(row.median_minutes),
+        "p90": duration_text(row.p90_minutes),
+        "within": "-" if share is None else f"{share:.0%} of {row.due}",
+        "total": "yes" if row.rule == "all" else "",
     }
 
 
