@@ -52,6 +52,9 @@ class BucketPlan:
     name: str
     retention_s: int
     description: str
+    #: InfluxDB's shard-group duration for new shards (0: InfluxDB's default for the
+    #: retention: 1 day up to 6 months, 7 days above)
+    shard_group_s: int = 0
 
 
 def bucket_plans(settings: StorageSettings) -> list[BucketPlan]:
@@ -153,8 +156,14 @@ class StorageSetup:
         days = _days(plan.retention_s)
         if bucket is None:
             rules = (
-                [BucketRetentionRules(type="expire", every_seconds=plan.retention_s)]  # type: ignore[no-untyped-call]  # untyped
-                if plan.retention_s
+                [
+                    BucketRetentionRules(  # type: ignore[no-untyped-call]  # untyped
+                        type="expire",
+                        every_seconds=plan.retention_s,
+                        shard_group_duration_seconds=plan.shard_group_s or None,
+                    )
+                ]
+                if plan.retention_s or plan.shard_group_s
                 else []
             )
             request = PostBucketRequest(  # type: ignore[no-untyped-call]  # untyped
