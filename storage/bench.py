@@ -51,7 +51,7 @@ from storage.points import (
     to_point,
     window_to_point,
 )
-from storage.setup import BucketPlan, StorageSetup
+from storage.setup import BucketPlan, StorageSetup, shard_group_of
 from storage.writer import BucketWriter, InfluxTransport, bucket_writer, open_client
 
 _SECRET = b"bench-station-secret-not-real-000"
@@ -496,13 +496,6 @@ def _figures(gauges: dict[str, Any], count: int) -> dict[str, Any]:
     }
 
 
-def _shard_group_s(bucket: Any) -> int | None:
-    for rule in bucket.retention_rules or []:
-        if rule.shard_group_duration_seconds:
-            return int(rule.shard_group_duration_seconds)
-    return None
-
-
 async def _write(settings: StorageSettings, bucket: str, lines: list[str]) -> float:
     async with open_client(settings) as client:
         writer = bucket_writer(settings, bucket, InfluxTransport(client, settings.influx_org))
@@ -525,7 +518,7 @@ async def sizing(
     retention_days: int | None = None,
     settle_s: float = 0.0,
     station: int = 500,
-    shard_group_days: int = 0,
+    shard_group_days: int | None = None,
 ) -> dict[str, Any]:
     """Bytes on disk per reading, per resident-year and for a station of ``station``, measured.
 
@@ -546,7 +539,10 @@ async def sizing(
     raw_lines = [line for line in map(reading_line, observations) if line is not None]
     agg_lines = aggregate_lines(observations, settings.report_timezone)
     readings, aggregates = len(raw_lines), len(agg_lines)
-    await _fresh_bucket(settings, raw_bucket, retention * 86_400, shard_group_days * 86_400)
+    shard_group = (
+        settings.readings_shard_group_days if shard_group_days is None else shard_group_days
+    )
+    await _fresh_bucket(settings, raw_bucket, retention * 86_400, shard_group * 86_400)
     await _fresh_bucket(settings, agg_bucket, settings.metrics_retention_days * 86_400)
     try:
         await _write(settings, raw_bucket, raw_lines)
@@ -576,9 +572,9 @@ async def sizing(
         "residents": residents,
         "days": days,
         "raw_retention_days": retention,
-        "raw_shard_group_s": _shard_group_s(raw_info),
+        "raw_shard_group_s": shard_group_of(raw_info),
         "aggregates_retention_days": settings.metrics_retention_days,
-        "aggregates_shard_group_s": _shard_group_s(agg_info),
+        "aggregates_shard_group_s": shard_group_of(agg_info),
         "readings": readings,
         "readings_per_resident_year": round(per_year),
         "line_protocol_bytes_per_reading": round(sum(map(len, raw_lines)) / readings + 1, 1),
@@ -653,8 +649,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--shard-group-days",
         type=int,
-        default=0,
-        help="shard-group duration of the raw sizing bucket (0: InfluxDB's default)",
+        default=None,
+        help="shard-group length of the raw sizing bucket (default: "
+        "CAREPULSE_READINGS_SHARD_GROUP_DAYS, 7; 0: InfluxDB's default, 1 day)",
     )
     parser.add_argument("--wait", type=float, default=1800, help="seconds to wait for the snapshot")
     parser.add_argument(

@@ -13,6 +13,7 @@ import click
 from storage.analysis import AckRow
 from storage.config import StorageSettings
 from storage.errors import StorageError
+from storage.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 T = TypeVar("T")
 
@@ -76,13 +77,21 @@ _days = click.option("--days", default=30, show_default=True, type=click.IntRang
 _output = click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout."
 )
+_lang = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=DEFAULT_LANGUAGE,
+    show_default=True,
+    help="Language of the report (Chinese or English).",
+)
 
 
 @report.command()
 @click.argument("subject")
 @_days
+@_lang
 @_output
-def resident(subject: str, days: int, output: Path | None) -> None:
+def resident(subject: str, days: int, lang: str, output: Path | None) -> None:
     """A resident's report; SUBJECT is the resident's pseudonym (32 hex characters).
 
     Storage only knows pseudonyms; the alert service will look residents up by name.
@@ -94,7 +103,9 @@ def resident(subject: str, days: int, output: Path | None) -> None:
         from storage.writer import open_client
 
         async with open_client(settings) as client:
-            return await resident_report(StorageQueries(client, settings), subject.lower(), days)
+            return await resident_report(
+                StorageQueries(client, settings), subject.lower(), days, lang=lang
+            )
 
     _emit(_run(work), output)
 
@@ -113,6 +124,7 @@ def resident(subject: str, days: int, output: Path | None) -> None:
     "--no-alert-db", is_flag=True, help="Leave time to acknowledge out (do not read the store)."
 )
 @_days
+@_lang
 @_output
 def station(
     station: str | None,
@@ -120,6 +132,7 @@ def station(
     alert_db: str | None,
     no_alert_db: bool,
     days: int,
+    lang: str,
     output: Path | None,
 ) -> None:
     """A station's evaluation report: coverage, participation, behaviour change, alerts.
@@ -158,6 +171,7 @@ def station(
                 enrolled=enrolled,
                 acknowledgements=acks,
                 ack_problem=problem,
+                lang=lang,
             )
 
     _emit(_run(work), output)

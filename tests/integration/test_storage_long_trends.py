@@ -118,9 +118,9 @@ async def test_long_trends_read_the_daily_series(influxdb: StackSettings, unique
             # A resident whose readings have all expired is found in the daily series only.
             assert await queries.resident_kinds(gone, 30, stop=end) == []
             assert await queries.resident_kinds(gone, LONG, stop=end) == [Kind.BLOOD_PRESSURE]
-            page = await resident_report(queries, gone, LONG, stop=end)
+            page = await resident_report(queries, gone, LONG, stop=end, lang="en")
             assert "the dots show the last 90 days of readings" in page
             assert "Your average blood pressure over the last 200 days was" in page
             assert "(200 readings)" in page
-            person_page = await resident_report(queries, person, LONG, stop=end)
+            person_page = await resident_report(queries, person, LONG, stop=end, lang="en")
             assert person_page.count("data:image/png;base64,") >= 1

@@ -1,5 +1,7 @@
 """Queries and reports over a simulated station written to the stack's InfluxDB."""
 
+# ruff: noqa: RUF001 - Chinese report text uses fullwidth punctuation on purpose
+
 from __future__ import annotations
 
 import base64
@@ -131,9 +133,9 @@ async def test_alert_counts_per_rule(seeded: Seeded) -> None:
 async def test_unknown_resident_is_a_clear_error(seeded: Seeded) -> None:
     """A name instead of a pseudonym, or a resident without data, says what is wrong."""
     with pytest.raises(ReportError, match="pseudonym"):
-        await resident_report(seeded.queries, "Wang Fang", 7)
+        await resident_report(seeded.queries, "Wang Fang", 7, lang="en")
     with pytest.raises(ReportError, match="no readings"):
-        await resident_report(seeded.queries, "f" * 32, 7, stop=seeded.station.end)
+        await resident_report(seeded.queries, "f" * 32, 7, stop=seeded.station.end, lang="en")
 
 
 def _case_store(station: Station, path: Path) -> str:
@@ -167,7 +169,7 @@ def _first_png(html: str) -> bytes:
 async def test_reports_render_from_seeded_data(seeded: Seeded, tmp_path: Path) -> None:
     """Both reports render: notes, tables, figures as PNG, and no raw ids."""
     person = seeded.station.residents[0].subject_id
-    html = await resident_report(seeded.queries, person, DAYS, stop=seeded.station.end)
+    html = await resident_report(seeded.queries, person, DAYS, stop=seeded.station.end, lang="en")
     assert "Your average blood pressure over the last 21 days was" in html
     assert html.count("data:image/png;base64,") >= 3
     assert "resident-0" not in html
@@ -186,6 +188,7 @@ async def test_reports_render_from_seeded_data(seeded: Seeded, tmp_path: Path) -
         stop=end,
         enrolled=15,
         acknowledgements=acks,
+        lang="en",
     )
     assert "12 of 15 enrolled residents (80%)" in page
     assert "Morning blood pressure" in page
@@ -193,14 +196,43 @@ async def test_reports_render_from_seeded_data(seeded: Seeded, tmp_path: Path) -
     assert "bp.grade_2" in page or "bp.urgent_referral" in page
     total = next(r for r in acks if r.rule == "all" and r.severity == "all")
     assert total.raised > 0
-    assert f"{total.raised} clinical alerts were raised in the last {DAYS} days" in page
+    assert f"{total.raised} clinical alert cases were opened in the last {DAYS} days" in page
     assert "<th>90th percentile</th>" in page
     assert "Resident 0" not in page
     assert "13800" not in page
     without = await station_report(
-        seeded.queries, seeded.station.station_id, DAYS, stop=end, ack_problem="no store here"
+        seeded.queries,
+        seeded.station.station_id,
+        DAYS,
+        stop=end,
+        ack_problem="no store here",
+        lang="en",
     )
     assert "Time to acknowledge is not available: no store here" in without
     (tmp_path / "station.html").write_text(page)
     for index, match in enumerate(re.finditer(r'src="data:image/png;base64,([^"]+)"', page)):
         (tmp_path / f"station_{index}.png").write_bytes(base64.b64decode(match.group(1)))
+
+    # Chinese is the default: the same figures, every label from the translation table.
+    zh_page = await station_report(
+        seeded.queries,
+        seeded.station.station_id,
+        DAYS,
+        stop=end,
+        enrolled=15,
+        acknowledgements=acks,
+    )
+    assert '<html lang="zh-CN">' in zh_page
+    assert f"近{DAYS}天，15名登记居民中有12人（80%）至少测量过一次。" in zh_page
+    assert f"近{DAYS}天共产生{total.raised}个健康预警案例" in zh_page
+    assert "<th>第90百分位</th>" in zh_page
+    assert "Morning blood pressure" not in zh_page
+    zh_resident = await resident_report(seeded.queries, person, DAYS, stop=end)
+    assert f"近{DAYS}天您的平均血压为" in zh_resident
+    (tmp_path / "station_zh.html").write_text(zh_page)
+    (tmp_path / "resident_zh.html").write_text(zh_resident)
+    for name, html_text in (("station_zh", zh_page), ("resident_zh", zh_resident)):
+        for index, match in enumerate(
+            re.finditer(r'src="data:image/png;base64,([^"]+)"', html_text)
+        ):
+            (tmp_path / f"{name}_{index}.png").write_bytes(base64.b64decode(match.group(1)))

@@ -106,10 +106,13 @@ def test_time_to_acknowledge_per_rule_and_severity(store_url: str) -> None:
         ("all", "urgent", 2, 1, 40.0),
         ("all", "all", 3, 2, 26.0),
     ]
-    note = ack_note(rows, 7)
-    assert note.startswith("3 clinical alerts were raised in the last 7 days and 2 were")
+    note = ack_note(rows, 7, "en")
+    assert note.startswith("3 clinical alert cases were opened in the last 7 days (repeated")
     assert "median time from alert to acknowledgement was 26 min" in note
     assert "Li Wei" not in repr(rows)
+    chinese = ack_note(rows, 7, "zh")
+    assert chinese.startswith("近7天共产生3个健康预警案例")
+    assert "中位时间为26分钟" in chinese
 
 
 def test_a_missing_sqlite_store_is_an_error_and_is_not_created(tmp_path: Path) -> None:
