@@ -220,6 +220,12 @@ async def station_report(
     period (:mod:`storage.casestore`); ``ack_problem`` says why they are missing.
     """
     check_language(lang)
+    if not queries.raw_covers(days):
+        msg = (
+            f"the station report counts raw readings, which are kept "
+            f"{queries.retention_days} days: use --days {queries.retention_days} or fewer"
+        )
+        raise ReportError(msg, days=days)
     drawn = figure_language(lang)
     end = stop or datetime.now(UTC)
     zone = queries.zone

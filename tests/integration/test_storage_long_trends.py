@@ -17,9 +17,10 @@ from influxdb_client.service.tasks_service import TasksService
 
 from carepulse.observation import Kind
 from carepulse.settings import StackSettings
+from storage.errors import ReportError
 from storage.points import Stats, WindowAggregate
 from storage.queries import StorageQueries
-from storage.report import resident_report
+from storage.report import resident_report, station_report
 from storage.setup import StorageSetup, task_name
 from storage.writer import StorageWriter, open_client
 from tests.storage.generator import ZONE, simulate_station, subject
@@ -124,3 +125,5 @@ async def test_long_trends_read_the_daily_series(influxdb: StackSettings, unique
             assert "(200 readings)" in page
             person_page = await resident_report(queries, person, LONG, stop=end, lang="en")
             assert person_page.count("data:image/png;base64,") >= 1
+            with pytest.raises(ReportError, match="use --days 90 or fewer"):
+                await station_report(queries, station.station_id, LONG, stop=end)
