@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 PSEUDONYM = re.compile(r"[0-9a-f]{32}")
@@ -136,21 +137,25 @@ def _subjects(data: Any, keys: frozenset[str]) -> Iterator[str]:
 
 async def kafka_messages(
     bootstrap: str, topics: Iterable[str]
-) -> Iterator[tuple[str, bytes | None, bytes | None]]:
+) -> list[tuple[str, bytes | None, bytes | None]]:
     """(where, key, value) of every message now on ``topics``, read to their end offsets."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]
+    ]
+    found: list[tuple[str, bytes | None, bytes | None]] = []
+    if not partitions:
+        return found
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
-    found: list[tuple[str, bytes | None, bytes | None]] = []
     try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return iter(found)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -162,7 +167,7 @@ async def kafka_messages(
                     found.append((where, record.key, record.value))
     finally:
         await consumer.stop()
-    return iter(found)
+    return found
 
 
 async def topics_of_run(bootstrap: str, marker: str) -> list[str]:
