@@ -306,8 +306,11 @@ async def scan(run: PipelineRun, personal: PersonalData) -> tuple[list[Any], Cou
     topics = await topics_of_run(bootstrap, run.run.run_id)
     leaks = []
     counted: Counter[str] = Counter()
+    injected = set(worker_door_messages())  # this test's own input, not the pipeline's output
     for where, key, value in await kafka_messages(bootstrap, topics):
         topic = where.split()[1].split("[")[0].removeprefix(run.run.prefix)
+        if topic == "readings" and value in injected:
+            continue
         counted[topic] += 1
         for part in (key, value):
             if part:
