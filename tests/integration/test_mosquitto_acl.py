@@ -224,3 +224,22 @@ def test_provisioning_is_idempotent_and_checks_its_arguments(
         assert result.returncode == 1
         assert error in result.stderr
         assert result.stdout == ""
+
+
+def test_the_broker_takes_in_nothing_over_one_mebibyte(connect: Connect, station: Station) -> None:
+    """``message_size_limit``: a 1 MiB + 1 byte message never reaches the gateway.
+
+    Under MQTT 3.1.1 (what the gateway and the simulated devices speak) it is acknowledged
+    and dropped. (Under MQTT 5, Mosquitto 2.0.11 closes the publisher's connection instead,
+    and paho sends the message again on every reconnect: docs/security.md.) Up to the
+    limit, the gateway's own 64 KiB check dead-letters a message.
+    """
+    gateway = connect(station.gateway, station.gateway_password)
+    gateway.subscribe("carepulse/devices/#")
+    device = connect(station.device_a, station.password_a)
+    topic = station.topic(station.device_a)
+    assert device.publish(topic, b"x" * (1024 * 1024 + 1)).value == 0
+    assert device.publish(topic, b"x" * (1024 * 1024)).value == 0
+    assert device.publish(topic, b"marker").value == 0
+    assert gateway.received() == (topic, b"x" * (1024 * 1024))
+    assert gateway.received() == (topic, b"marker")
