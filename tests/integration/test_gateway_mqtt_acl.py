@@ -8,17 +8,14 @@ the forbidden one is the first to arrive, the forbidden one never became a readi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from carepulse.settings import StackSettings
 from tests.integration.kafka_json import consume_json
 from tests.integration.test_gateway_mqtt import (  # the subprocess gateway's harness
     GatewayRun,
+    connected_publisher,
     gateway_run,
     publish,
     wait_for_subscription,
@@ -27,20 +24,6 @@ from tests.integration.test_mosquitto_acl import provision
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.kafka]
 __all__ = ["gateway_run"]
-
-
-@contextmanager
-def device(mqtt: StackSettings, user: str, password: str) -> Iterator[paho.Client]:
-    """A device connected with its own credentials (MQTT 3.1.1, as the simulators)."""
-    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
-    client.username_pw_set(user, password)
-    client.connect(mqtt.mqtt_host, mqtt.mqtt_port)
-    client.loop_start()
-    try:
-        yield client
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 async def test_the_gateway_reads_devices_as_a_read_only_user(
@@ -64,7 +47,7 @@ async def test_the_gateway_reads_devices_as_a_read_only_user(
     process = gateway_run.start()
     try:
         await wait_for_subscription(gateway_run, kafka)
-        with device(mqtt, scale, scale_password) as client:
+        with connected_publisher(mqtt, scale, scale_password) as client:
             forged = json.dumps({"systolic_mmhg": 190.0, "diastolic_mmhg": 120.0}).encode()
             publish(client, f"carepulse/devices/{meter}/blood_pressure_measurement", forged)
             publish(client, f"carepulse/devices/{scale}/weight_measurement", b'{"weight_kg": 61.5}')
