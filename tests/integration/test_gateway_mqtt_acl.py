@@ -20,14 +20,18 @@ from tests.integration.test_gateway_mqtt import (  # the subprocess gateway's ha
     publish,
     wait_for_subscription,
 )
-from tests.integration.test_mosquitto_acl import provision
+from tests.integration.test_mosquitto_acl import Provision, provision
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.kafka]
-__all__ = ["gateway_run"]
+__all__ = ["gateway_run", "provision"]
 
 
 async def test_the_gateway_reads_devices_as_a_read_only_user(
-    gateway_run: GatewayRun, mqtt: StackSettings, kafka: StackSettings, unique: str
+    gateway_run: GatewayRun,
+    mqtt: StackSettings,
+    kafka: StackSettings,
+    provision: Provision,
+    unique: str,
 ) -> None:
     """With a gateway login and device logins, only a device's own readings get through."""
     scale, meter, gateway_user = f"scale-{unique}", f"bp-{unique}", f"gw-{unique}"

@@ -30,17 +30,36 @@ TIMEOUT_S = 10.0
 NOT_AUTHORISED = 135
 
 
-def provision(role: str, name: str) -> str:
-    """``scripts/stack mqtt-user ROLE NAME``; returns the password it prints."""
-    result = subprocess.run(  # the project's own script
-        ["bash", str(STACK), "mqtt-user", role, name],
+def mqtt_user(*args: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/stack mqtt-user ARGS``."""
+    return subprocess.run(  # the project's own script
+        ["bash", str(STACK), "mqtt-user", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+
+
+#: provision(role, name) -> the new user's password.
+Provision = Callable[[str, str], str]
+
+
+@pytest.fixture
+def provision(mqtt: StackSettings) -> Iterator[Provision]:
+    """Adds users as an operator would; removes them again after the test."""
+    added: list[str] = []
+
+    def add(role: str, name: str) -> str:
+        result = mqtt_user(role, name)
+        assert result.returncode == 0, result.stderr
+        added.append(name)
+        return result.stdout.strip()
+
+    yield add
+    for name in dict.fromkeys(added):
+        result = mqtt_user("--remove", name)
+        assert result.returncode == 0 or "no MQTT user" in result.stderr, result.stderr
 
 
 @dataclass
@@ -123,7 +142,7 @@ class Station:
 
 
 @pytest.fixture
-def station(mqtt: StackSettings, unique: str) -> Station:
+def station(provision: Provision, unique: str) -> Station:
     a, b, gw = f"dev-a-{unique}", f"dev-b-{unique}", f"gw-{unique}"
     return Station(
         a, provision("device", a), b, provision("device", b), gw, provision("gateway", gw)
@@ -189,7 +208,7 @@ def test_gateway_user_cannot_publish_readings(connect: Connect, station: Station
 
 
 def test_proxy_publishes_only_its_own_adverts(
-    connect: Connect, station: Station, unique: str
+    connect: Connect, station: Station, provision: Provision, unique: str
 ) -> None:
     """A proxy user may publish adverts under its own name, not under another proxy's."""
     proxy = f"proxy-{unique}"
@@ -203,27 +222,27 @@ def test_proxy_publishes_only_its_own_adverts(
 
 
 def test_provisioning_is_idempotent_and_checks_its_arguments(
-    mqtt: StackSettings, unique: str
+    connect: Connect, provision: Provision, unique: str
 ) -> None:
-    """Adding a user twice keeps its password; bad roles and names are refused with the rule."""
+    """Adding a user twice keeps its password; bad arguments are refused with the rule;
+    a removed user can no longer log in."""
     name = f"dev-{unique}"
-    assert provision("device", name) == provision("device", name)
+    password = provision("device", name)
+    assert provision("device", name) == password
     for args, error in (
         (["printer", name], "ROLE must be one of: device proxy gateway"),
         (["device", "a/b"], "NAME must be 1-64 letters"),
         (["device", "carepulse-test"], "is the stack's test user"),
         (["gateway", name], "is already a device user"),
+        (["--remove", f"nobody-{unique}"], "no MQTT user"),
     ):
-        result = subprocess.run(  # the project's own script
-            ["bash", str(STACK), "mqtt-user", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = mqtt_user(*args)
         assert result.returncode == 1
         assert error in result.stderr
         assert result.stdout == ""
+    assert mqtt_user("--remove", name).returncode == 0
+    with pytest.raises(AssertionError, match="refused"):
+        connect(name, password)
 
 
 def test_the_broker_takes_in_nothing_over_one_mebibyte(connect: Connect, station: Station) -> None:
