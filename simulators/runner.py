@@ -125,7 +125,8 @@ async def ble_devices(plan: Plan, air: VirtualAir) -> AsyncIterator[dict[str, Vi
     async with contextlib.AsyncExitStack() as stack:
         for resident in plan.scenario.residents:
             for spec in resident.devices:
-                name = f"{spec.kind.value} {resident.id}"
+                # The advertised name carries no resident id: anyone nearby can hear it.
+                name = f"{spec.kind.value} {spec.id.replace(':', '')[-4:]}"
                 device: VirtualDevice
                 if spec.link is Link.BLE:
                     device = _GATT[spec.kind](
