@@ -568,6 +568,26 @@ class StationStats:
 
 
 @dataclass(frozen=True, slots=True)
+class AckFigures:
+    """How fast cases of one rule and severity were acknowledged (no resident, no user).
+
+    ``rule_id`` / ``severity`` are ``"all"`` in the totals rows. Minutes run from the
+    alert's ``raised_at`` (the case's ``opened_at``) to its first acknowledgement (claim,
+    contact attempt or transfer). ``within_target`` counts cases acknowledged within the
+    severity's response target; ``due`` those acknowledged or already past the target.
+    """
+
+    rule_id: str
+    severity: str
+    raised: int
+    acknowledged: int
+    median_minutes: float | None
+    p90_minutes: float | None
+    within_target: int
+    due: int
+
+
+@dataclass(frozen=True, slots=True)
 class AuditContext:
     """Who is asking and from where (for the audit log)."""
 
@@ -1665,6 +1685,65 @@ class CaseStore:
             residents_with_data=[per_day.get(d, 0) for d in day_list],
         )
 
+    def acknowledgement_figures(
+        self,
+        station_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        category: Category = Category.CLINICAL,
+    ) -> list[AckFigures]:
+        """Cases raised at ``station_id`` in ``[since, until)`` and their time to acknowledge.
+
+        A read-only query for reports outside the service (``carepulse report station``):
+        only counts and durations per rule and severity, plus totals per severity and for
+        all (``"all"``); nothing names a resident or a user, so nothing is audited. The
+        connection is set read-only (PostgreSQL ``SET TRANSACTION READ ONLY``, SQLite
+        ``PRAGMA query_only``), and nothing is created: the schema must exist.
+        """
+        now = self.clock()
+        query = select(
+            CaseRow.rule_id, CaseRow.severity, CaseRow.opened_at, CaseRow.acknowledged_at
+        ).where(
+            CaseRow.station_id == station_id,
+            CaseRow.category == category.value,
+            CaseRow.opened_at >= since,
+            CaseRow.opened_at < until,
+        )
+        #: (rule, severity) -> [(minutes to acknowledge or None, acknowledged within target,
+        #: acknowledged or past target)]
+        groups: dict[tuple[str, str], list[tuple[float | None, bool, bool]]] = defaultdict(list)
+        with _read_only(self.engine) as connection:
+            for rule, severity, opened, acked in connection.execute(query):
+                target = timedelta(minutes=self.policy.response_minutes.get(Severity(severity), 0))
+                late = acked - opened if acked is not None else None
+                case_ = (
+                    None if late is None else late.total_seconds() / 60,
+                    late is not None and late <= target,
+                    late is not None or now - opened > target,
+                )
+                for key in ((rule, severity), ("all", severity), ("all", "all")):
+                    groups[key].append(case_)
+        rank = {sv.value: sv.rank for sv in Severity}
+        figures = []
+        for (rule, severity), cases in sorted(
+            groups.items(), key=lambda kv: (kv[0][0] == "all", kv[0][0], rank.get(kv[0][1], 9))
+        ):
+            minutes = sorted(m for m, _, _ in cases if m is not None)
+            figures.append(
+                AckFigures(
+                    rule_id=rule,
+                    severity=severity,
+                    raised=len(cases),
+                    acknowledged=len(minutes),
+                    median_minutes=statistics.median(minutes) if minutes else None,
+                    p90_minutes=_percentile(minutes, 0.9) if minutes else None,
+                    within_target=sum(1 for _, within, _ in cases if within),
+                    due=sum(1 for _, _, due in cases if due),
+                )
+            )
+        return figures
+
     def stations(self, viewer: Viewer) -> list[str]:
         """Stations the viewer may see (from cases, residents and users)."""
         if viewer.role in STATION_ROLES:
@@ -1937,6 +2016,22 @@ def _resident_info(row: ResidentRow) -> ResidentInfo:
     )
 
 
+@contextmanager
+def _read_only(engine: Engine) -> Iterator[Any]:
+    """A connection that refuses writes for the length of one transaction."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        elif engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+            if engine.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA query_only = OFF")
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise Forbidden(message)
@@ -1949,6 +2044,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 
 __all__ = [
+    "AckFigures",
     "AuditContext",
     "CaseDetail",
     "CaseStore",

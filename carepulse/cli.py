@@ -21,6 +21,7 @@ from carepulse.log import setup_logging
 COMMANDS: dict[str, str] = {
     "alerts": "alerts.cli:alerts",
     "assess": "stream.assess_cli:assess",
+    "bench": "carepulse.bench:bench",
     "demo": "simulators.demo:demo",
     "decode": "edge.decode_cli:decode",
     "gateway": "edge.gateway_cli:gateway",

@@ -127,36 +127,49 @@ class Gateway:
         try:
             parsed = mqtt_formats.parse(message.topic, message.payload)
         except MqttFormatError as exc:
-            self.ingest.counters["rejected:mqtt_format"] += 1
-            rejection = Rejection(
-                station_id=self.registry.station_id,
-                device_id=message.topic,
-                source=Source.MQTT.value,
-                reason=exc.reason,
-                raw=message.payload,
-                received_at=received_at,
-            )
-            self.outbox.put(rejection_message(rejection, self.ingest.topics))
-            self.uplink.wake()
+            self._mqtt_dead_letter(message, received_at, exc.reason, "rejected:mqtt_format")
             return
-        if parsed.fields is None:
-            outcome = self.ingest.payload(
-                parsed.device_id,
-                parsed.name,
-                parsed.raw,
-                received_at=received_at,
-                source=Source.MQTT,
-            )
-        else:
-            outcome = self.ingest.fields(
-                parsed.device_id,
-                parsed.name,
-                parsed.fields,
-                raw=parsed.raw,
-                received_at=received_at,
-                source=Source.MQTT,
-            )
+        try:
+            if parsed.fields is None:
+                outcome = self.ingest.payload(
+                    parsed.device_id,
+                    parsed.name,
+                    parsed.raw,
+                    received_at=received_at,
+                    source=Source.MQTT,
+                )
+            else:
+                outcome = self.ingest.fields(
+                    parsed.device_id,
+                    parsed.name,
+                    parsed.fields,
+                    raw=parsed.raw,
+                    received_at=received_at,
+                    source=Source.MQTT,
+                )
+        except Exception as exc:
+            # Our bug, but left unacknowledged the message would come back forever and hold
+            # one of the broker's in-flight slots for this client: dead-letter it instead.
+            logger.exception("mqtt: could not ingest a message on %s", message.topic)
+            reason = f"the gateway failed on this message ({type(exc).__name__}); see its log"
+            self._mqtt_dead_letter(message, received_at, reason, "rejected:gateway_error")
+            return
         self.store(outcome)
+
+    def _mqtt_dead_letter(
+        self, message: MqttMessage, received_at: datetime, reason: str, counter: str
+    ) -> None:
+        self.ingest.counters[counter] += 1
+        rejection = Rejection(
+            station_id=self.registry.station_id,
+            device_id=message.topic,
+            source=Source.MQTT.value,
+            reason=reason,
+            raw=message.payload,
+            received_at=received_at,
+        )
+        self.outbox.put(rejection_message(rejection, self.ingest.topics))
+        self.uplink.wake()
 
     def heartbeat(self) -> None:
         """Queue one heartbeat for the gateway and one per device seen."""

@@ -187,6 +187,12 @@ class Ingest:
             return self._reject(
                 device, source, received_at, exc.reason, raw, field=exc.field, name=name
             )
+        except OverflowError:
+            # A device stamp near year 1 or 9999 cannot be moved to UTC.
+            reason = f"device time {reading.device_time} is outside the range of dates"
+            return self._reject(
+                device, source, received_at, reason, raw, field="timestamp", name=name
+            )
         return self._count(Accepted(observation, observation_message(observation, self.topics)))
 
     def _pseudonym(self, resident: str) -> str:

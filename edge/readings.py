@@ -10,7 +10,9 @@ Outcomes:
 * :class:`Skip`: nothing to send and nothing wrong (a scale still settling, a band
   broadcasting "no heart rate", an empty notification);
 * :class:`Unusable`: the device sent a frame that decodes but holds no usable value (every
-  value a special IEEE-11073 code); it goes to the dead-letter topic with the reason.
+  value a special IEEE-11073 code), or (decoded fields sent over MQTT) a field of the wrong
+  type: a measured value that is not a number, a time stamp that is not ISO 8601, a user
+  index that is not an integer; it goes to the dead-letter topic with the reason.
 """
 
 from __future__ import annotations
@@ -60,14 +62,44 @@ Outcome = Reading | Skip | Unusable
 UNKNOWN_USER: Final = 0xFF
 
 
+#: Values that are labels; every other value is a number or a series of numbers.
+_LABELS: Final = frozenset({"site", "sample_type", "sample_location"})
+
+
+class _WrongField(ValueError):
+    """A decoded field of the wrong type (only fields sent as JSON over MQTT can be)."""
+
+    def __init__(self, reason: str, *, field: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
 def reading_from(name: str, fields: JsonDict) -> Outcome:
-    """Map ``decode(name, payload).as_dict()`` to a reading.
+    """Map ``decode(name, payload).as_dict()`` (or the same fields sent over MQTT) to a reading.
 
     Raises:
         KeyError: ``name`` is a payload that carries no measurement (control points,
             feature and time characteristics); callers only pass measurements.
     """
-    return _MAPPERS[name](fields)
+    mapper = _MAPPERS[name]
+    try:
+        outcome = mapper(fields)
+        if isinstance(outcome, Reading):
+            _check_numbers(outcome.values)
+    except _WrongField as exc:
+        return Unusable(exc.reason, exc.field)
+    return outcome
+
+
+def _check_numbers(values: Mapping[str, Value]) -> None:
+    for name, value in values.items():
+        if name in _LABELS or value is None:
+            continue
+        items = value if isinstance(value, tuple) else (value,)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+            msg = f"{name} must be a number (or a list of numbers), not {value!r:.40}"
+            raise _WrongField(msg, field=name)
 
 
 _TO_KG: Final = {"kg": 1.0, "lb": KG_PER_LB, "jin": KG_PER_JIN}
@@ -110,12 +142,28 @@ def _values(fields: JsonDict, names: tuple[str, ...]) -> dict[str, Value]:
 
 def _time(fields: JsonDict) -> datetime | None:
     stamp = fields.get("timestamp")
-    return datetime.fromisoformat(stamp) if stamp else None
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        msg = f"timestamp {stamp!r:.40} is not an ISO 8601 time (YYYY-MM-DDTHH:MM:SS)"
+        raise _WrongField(msg, field="timestamp") from None
+    if when.tzinfo is not None:
+        # Devices stamp local time without a zone (the registry's zone applies).
+        msg = f"timestamp {stamp!r:.40} carries a zone; send the device's local time without one"
+        raise _WrongField(msg, field="timestamp")
+    return when
 
 
 def _user(fields: JsonDict) -> int | None:
     user = fields.get("user_id")
-    return None if user is None or user == UNKNOWN_USER else int(user)
+    if user is None or user == UNKNOWN_USER:
+        return None
+    if not isinstance(user, int) or isinstance(user, bool):
+        msg = f"user_id {user!r:.40} is not an integer user index"
+        raise _WrongField(msg, field="user_id")
+    return user
 
 
 def _status_flags(fields: JsonDict, key: str) -> dict[str, Flag]:
@@ -127,6 +175,9 @@ def _heart_rate(fields: JsonDict) -> Outcome:
         return Skip("no heart rate in the frame")
     values = _values(fields, ("heart_rate_bpm", "energy_expended_kj"))
     if fields.get("rr_intervals_s"):
+        if not isinstance(fields["rr_intervals_s"], list | tuple):
+            msg = "rr_intervals_s must be a list of seconds"
+            raise _WrongField(msg, field="rr_intervals_s")
         values["rr_intervals_s"] = tuple(fields["rr_intervals_s"])
     contact = fields.get("sensor_contact")
     if contact is False:
@@ -205,8 +256,12 @@ def _glucose(fields: JsonDict) -> Outcome:
     if fields.get("sample_location"):
         values["sample_location"] = str(fields["sample_location"])
     flags = _status_flags(fields, "sensor_status")
-    if fields.get("sequence_number") is not None:
-        flags["sequence_number"] = int(fields["sequence_number"])
+    sequence = fields.get("sequence_number")
+    if sequence is not None:
+        if not isinstance(sequence, int) or isinstance(sequence, bool):
+            msg = f"sequence_number {sequence!r:.40} is not an integer"
+            raise _WrongField(msg, field="sequence_number")
+        flags["sequence_number"] = sequence
     return Reading(Kind.GLUCOSE, values, _time(fields), flags=flags)
 
 

@@ -111,7 +111,12 @@ def simulate(
     broker = broker_settings_from(settings, f"carepulse-sim-devices-{int(time.time())}")
     summary = asyncio.run(
         run_scenario(
-            planned, speed=speed, broker=broker, gateway=gateway, state_dir=folder, settle_s=10.0
+            planned,
+            speed=speed,
+            broker=broker,
+            gateway=gateway,
+            state_dir=folder,
+            drain_timeout_s=60.0,
         )
     )
     result = summary.as_dict()

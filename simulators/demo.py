@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import signal
@@ -40,6 +41,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from sqlalchemy import create_engine, text
 
+from carepulse.kafka_lag import wait_caught_up
 from carepulse.settings import StackSettings, state_dir
 from carepulse.topics import Topics
 from simulators.mqtt_devices import broker_settings_from
@@ -71,6 +73,24 @@ class DemoRun:
         """The alert service's SQLite file."""
         return f"sqlite:///{self.folder / 'alerts.db'}"
 
+    @property
+    def app_id(self) -> str:
+        """The worker's Faust app id (its consumer group)."""
+        return f"carepulse-demo-{self.run_id}"
+
+    @property
+    def alerts_group(self) -> str:
+        """The alert service's consumer group."""
+        return f"carepulse-demo-alerts-{self.run_id}"
+
+    def consumer_groups(self) -> dict[str, tuple[str, ...]]:
+        """The run's consumer groups and the topics each must read to the end."""
+        return {
+            self.app_id: (f"{self.prefix}readings",),
+            f"{self.app_id}-sink": (),
+            self.alerts_group: (f"{self.prefix}alerts",),
+        }
+
     def env(self) -> dict[str, str]:
         """The environment of the worker and the alert service."""
         return dict(
@@ -78,11 +98,11 @@ class DemoRun:
             CAREPULSE_TOPIC_PREFIX=self.prefix,
             CAREPULSE_INFLUX_BUCKET=self.readings_bucket,
             CAREPULSE_METRICS_BUCKET=self.metrics_bucket,
-            CAREPULSE_APP_ID=f"carepulse-demo-{self.run_id}",
+            CAREPULSE_APP_ID=self.app_id,
             CAREPULSE_DATADIR=str(self.folder / "faust"),
             CAREPULSE_RESIDENTS_FILE=str(self.folder / "residents.toml"),
             CAREPULSE_DATABASE_URL=self.database_url,
-            CAREPULSE_CONSUMER_GROUP=f"carepulse-demo-alerts-{self.run_id}",
+            CAREPULSE_CONSUMER_GROUP=self.alerts_group,
             CAREPULSE_LISTEN_PORT=str(self.port),
             CAREPULSE_ALERTS_PASSWORD=self.password,
         )
@@ -174,21 +194,21 @@ async def count_topic(bootstrap: str, topic: str) -> Counter[str]:
             for records in batch.values():
                 for record in records:
                     data = json.loads(record.value or b"{}")
-                    reasons[str(data.get("reason", "?"))[:60]] += 1
+                    reasons[str(data.get("reason", "?"))] += 1
     finally:
         await consumer.stop()
     return reasons
 
 
-async def stored_readings(storage: StorageSettings) -> int:
-    """Readings in the run's InfluxDB bucket (one row per observation and field, counted once)."""
+async def stored_readings(storage: StorageSettings) -> Counter[tuple[str, str]]:
+    """Readings in the run's InfluxDB bucket by (subject, kind), each observation once."""
     # A reading is one (subject, kind, time) series point, however many fields it has.
     flux = (
         f'from(bucket: "{storage.influx_bucket}") |> range(start: 0)'
         ' |> filter(fn: (r) => r._measurement == "reading")'
         ' |> keep(columns: ["_time", "subject", "kind"])'
         ' |> group(columns: ["subject", "kind"]) |> unique(column: "_time")'
-        ' |> map(fn: (r) => ({r with n: 1})) |> group() |> sum(column: "n")'
+        ' |> map(fn: (r) => ({r with n: 1})) |> sum(column: "n")'
     )
     async with InfluxDBClientAsync(
         url=storage.influx_url,
@@ -196,7 +216,25 @@ async def stored_readings(storage: StorageSettings) -> int:
         org=storage.influx_org,
     ) as client:
         tables = await client.query_api().query(flux)
-    return sum(int(r.values["n"]) for t in tables for r in t.records)
+    return Counter(
+        {
+            (str(r.values["subject"]), str(r.values["kind"])): int(r.values["n"])
+            for table in tables
+            for r in table.records
+        }
+    )
+
+
+def missing_readings(truth: dict[str, Any], stored: Counter[tuple[str, str]]) -> dict[str, int]:
+    """Expected observations not in storage, by ``resident/kind`` (empty on a good run)."""
+    subjects = {r["resident"]: r["subject"] for r in truth["residents"]}
+    missing = {}
+    for key, expected in truth["counts"]["observations"].items():
+        resident, _, kind = key.partition("/")
+        short = expected - stored.get((subjects[resident], kind), 0)
+        if short > 0:
+            missing[key] = short
+    return missing
 
 
 def cases(run: DemoRun) -> list[tuple[str, str, str, int]]:
@@ -371,32 +409,41 @@ async def run_demo(
             broker=broker_settings_from(stack, f"carepulse-demo-devices-{run.run_id}"),
             gateway=gateway_settings(planned, run.folder, topic_prefix=run.prefix),
             state_dir=run.folder,
-            settle_s=15.0,
+            drain_timeout_s=120.0,
         )
-        await asyncio.sleep(15.0)  # the worker and the alert service catch up
+        # The worker reads the readings, its sink writes them to InfluxDB, and the alert
+        # service takes its alerts into the queue: wait until each has committed all.
+        lag = await wait_caught_up(stack.kafka_bootstrap, run.consumer_groups(), 180.0)
         found = cases(run)
         received = await received_times(stack.kafka_bootstrap, f"{run.prefix}readings")
         latency = await alert_latencies(stack.kafka_bootstrap, f"{run.prefix}alerts", received)
         stored = await stored_readings(storage)
         rejected = await count_topic(stack.kafka_bootstrap, f"{run.prefix}readings.rejected")
         expected_obs = int(truth["counts"]["observations_total"])
+        missing = missing_readings(truth, stored)
         result = {
             "run": run.run_id,
             "scenario": str(scenario_file),
             "wall_s": round(time.monotonic() - started, 1),
             "sent": summary.as_dict()["readings_sent"],
             "undelivered_ble": summary.undelivered,
+            "drained": summary.drained,
+            "lag_at_end": lag,
             "expected_observations": expected_obs,
-            "stored_in_influxdb": stored,
-            "lost": max(expected_obs - stored, 0),
+            "stored_in_influxdb": sum(stored.values()),
+            "lost": sum(missing.values()),
+            "lost_by": missing,
             "rejected": dict(rejected),
             "alerts": compare_alerts(truth, found),
             "latency_receipt_to_alert": latency,
             "dashboard": f"http://127.0.0.1:{port}/ (user demo, password {run.password})",
+            "reports": render_reports(run, truth, env),
+            "alerts_db": run.database_url,
+            "serving": serve,
             "folder": str(run.folder),
         }
         if serve:
-            click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+            click.echo(summary_text(result))
             click.echo("services running; Ctrl-C stops them")
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
@@ -409,6 +456,82 @@ async def run_demo(
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def render_reports(run: DemoRun, truth: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """The station's report and one resident's (the first with an expected alert).
+
+    Each is ``carepulse report ...`` run on the run's buckets; a report that fails is
+    named with its error instead of a path, and the demo goes on.
+    """
+    days = str(math.ceil(_days(truth)))
+    wanted: dict[str, tuple[str, ...]] = {
+        "station": ("station", "--days", days, "--enrolled", str(len(truth["residents"])))
+    }
+    if truth["alerts"]:
+        subject = truth["alerts"][0]["subject"]
+        wanted["resident"] = ("resident", str(subject), "--days", days)
+    reports = {}
+    for name, args in wanted.items():
+        path = run.folder / f"report-{name}.html"
+        done = subprocess.run(  # noqa: S603  # our own command line
+            [sys.executable, "-m", "carepulse", "report", *args, "--output", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        error = done.stderr.strip().splitlines()[-1:] if done.returncode else []
+        reports[name] = f"failed: {error[0] if error else done.returncode}" if error else str(path)
+    return reports
+
+
+def _days(truth: dict[str, Any]) -> float:
+    """The simulated period in days, counting the day it started."""
+    start = datetime.fromisoformat(str(truth["start"]).replace("Z", "+00:00"))
+    end = datetime.fromisoformat(str(truth["end"]).replace("Z", "+00:00"))
+    return (end - start).total_seconds() / 86400 + 1
+
+
+def summary_text(result: dict[str, Any]) -> str:
+    """The summary for people: counts against the truth, latency, where to look."""
+    alerts = result["alerts"]
+    latency = result["latency_receipt_to_alert"]
+    rejected = sum(result["rejected"].values())
+    lines = [
+        f"carepulse demo {result['run']}: {result['scenario']} in {result['wall_s']} s",
+        f"  readings  {result['sent']} sent, {result['expected_observations']} expected,"
+        f" {result['stored_in_influxdb']} stored, {result['lost']} lost,"
+        f" {rejected} rejected with a reason",
+        f"  alerts    {alerts['expected']} expected, {alerts['found']} found,"
+        f" {len(alerts['missed'])} missed, {len(alerts['unexpected'])} unexpected,"
+        f" {alerts['duplicated_cases']} duplicated cases",
+    ]
+    for rule, count in sorted(alerts["watchdog"].items()):
+        other = f", {count['other']} under another subject" if count.get("other") else ""
+        lines.append(f"  watchdog  {rule}: {count['found']} of {count['expected']}{other}")
+    if latency.get("alerts"):
+        lines.append(
+            f"  latency   gateway receipt -> alert: p50 {latency['p50_s'] * 1000:.0f} ms,"
+            f" p99 {latency['p99_s'] * 1000:.0f} ms ({latency['alerts']} alerts)"
+        )
+    for reason, count in sorted(result["rejected"].items()):
+        lines.append(f"  rejected  {count} x {reason}")
+    for key, count in sorted(result["lost_by"].items()):
+        lines.append(f"  LOST      {count} x {key}")
+    for missed in alerts["missed"]:
+        lines.append(f"  MISSED    {missed}")
+    lines.append(f"  dashboard {result['dashboard']}")
+    if not result.get("serving"):
+        lines.append(
+            "            (stopped with the demo; `carepulse demo --serve` keeps it up, or serve"
+            f" this run's queue again: CAREPULSE_DATABASE_URL={result['alerts_db']}"
+            " carepulse alerts serve)"
+        )
+    for name, path in result["reports"].items():
+        lines.append(f"  report    {name}: {path}")
+    lines.append(f"  folder    {result['folder']} (truth.json, logs, alerts.db)")
+    return "\n".join(lines)
 
 
 @click.command()
@@ -429,4 +552,4 @@ def demo(scenario_file: Path, duration: float, port: int, serve: bool, as_json: 
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
-    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    click.echo(summary_text(result))

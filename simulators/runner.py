@@ -1,7 +1,7 @@
 """Run a planned scenario in (accelerated) real time: virtual BLE devices, MQTT devices, gateway.
 
 :func:`run_scenario` starts every BLE device of the plan on one :class:`VirtualAir`,
-optionally the real gateway in the same process (``run_gateway`` with a Bumble
+optionally the real gateway in the same process (``serve_gateway`` with a Bumble
 ``BleBackend``, MQTT on the stack's Mosquitto, uplink to the stack's Kafka), connects the
 MQTT devices to Mosquitto, and then performs each :class:`~simulators.scenario.Action`
 when its time comes.
@@ -40,7 +40,8 @@ from bleak import BleakClient, BleakScanner
 from carepulse.observation import Source, format_time
 from edge.config import GatewaySettings
 from edge.decoders import GlucoseMeasurement, MiScale
-from edge.gateway import BleBackend, run_gateway
+from edge.gateway import BleBackend, Gateway, open_gateway, serve_gateway
+from edge.registry import load_registry
 from simulators.ble import (
     BloodPressureMonitor,
     Faults,
@@ -85,6 +86,8 @@ class RunSummary:
     max_lag_s: float = 0.0
     wall_s: float = 0.0
     gateway: bool = False
+    #: whether devices and the gateway's outbox were empty when the run stopped
+    drained: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -101,6 +104,7 @@ class RunSummary:
             "max_lag_s": round(self.max_lag_s, 3),
             "wall_s": round(self.wall_s, 3),
             "gateway_in_process": self.gateway,
+            "drained": self.drained,
         }
 
 
@@ -121,7 +125,8 @@ async def ble_devices(plan: Plan, air: VirtualAir) -> AsyncIterator[dict[str, Vi
     async with contextlib.AsyncExitStack() as stack:
         for resident in plan.scenario.residents:
             for spec in resident.devices:
-                name = f"{spec.kind.value} {resident.id}"
+                # The advertised name carries no resident id: anyone nearby can hear it.
+                name = f"{spec.kind.value} {spec.id.replace(':', '')[-4:]}"
                 device: VirtualDevice
                 if spec.link is Link.BLE:
                     device = _GATT[spec.kind](
@@ -149,11 +154,13 @@ def bumble_backend(air: VirtualAir) -> BleBackend:
 
 async def start_gateway(
     plan: Plan, air: VirtualAir, settings: GatewaySettings, state_dir: Path
-) -> asyncio.Task[None]:
-    """The real gateway, in this process, for the plan's registry; returns its task."""
+) -> tuple[Gateway, asyncio.Task[None]]:
+    """The real gateway, in this process, for the plan's registry; returns it and its task."""
     config = state_dir / "station.toml"
     config.write_text(plan.registry_toml(), encoding="utf-8")
-    return asyncio.create_task(run_gateway(settings, config, ble=bumble_backend(air)))
+    gateway = open_gateway(settings, load_registry(config.read_text(encoding="utf-8")))
+    task = asyncio.create_task(serve_gateway(gateway, settings, ble=bumble_backend(air)))
+    return gateway, task
 
 
 def gateway_settings(
@@ -193,8 +200,13 @@ async def perform(
     devices: dict[str, VirtualDevice],
     publisher: MqttPublisher | None,
     summary: RunSummary,
+    late: set[asyncio.Task[None]] | None = None,
 ) -> None:
-    """Carry out one action on its device."""
+    """Carry out one action on its device.
+
+    A band notification that reaches no central (the band is reconnecting) goes into
+    ``late``: a task that notifies once a central subscribes again.
+    """
     device = devices.get(action.device_id)
     if action.op is not Op.SEND:
         if isinstance(device, VirtualPeripheral):
@@ -223,6 +235,14 @@ async def perform(
     if faults != device.faults:
         await device.set_faults(faults)
     reached = await _send(device, action)
+    if (
+        not reached
+        and late is not None
+        and isinstance(device, HeartRateBand)
+        and faults == Faults()
+    ):
+        late.add(asyncio.create_task(_notify_when_subscribed(device, action, summary)))
+        return
     for _ in range(action.copies - 2):
         if isinstance(device, VirtualPeripheral):
             await device.resend_last()
@@ -230,6 +250,29 @@ async def perform(
         await device.set_faults(Faults())
     if not reached:
         summary.undelivered += action.copies
+
+
+#: How long a band holds a notification no central received (wall seconds).
+BAND_HOLD_S = 15.0
+
+
+async def _notify_when_subscribed(
+    device: HeartRateBand, action: Action, summary: RunSummary
+) -> None:
+    """Notify ``action``'s reading as soon as a central has subscribed again.
+
+    A band measures whether or not a phone or gateway listens; many send the reading
+    they hold when a central subscribes. The runner models that, so a reconnection
+    (after a battery change, say) does not lose the scenario's reading. After
+    ``BAND_HOLD_S`` the reading counts as undelivered.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BAND_HOLD_S
+    while loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        if await _send(device, action):
+            return
+    summary.undelivered += action.copies
 
 
 async def _send(device: VirtualDevice, action: Action) -> bool:
@@ -263,6 +306,7 @@ async def run_plan(
     summary.gateway = gateway
     loop = asyncio.get_running_loop()
     wall_start = loop.time()
+    late: set[asyncio.Task[None]] = set()
     for action in plan.actions:
         due = wall_start + (action.at - plan.start).total_seconds() / speed
         delay = due - loop.time()
@@ -271,7 +315,7 @@ async def run_plan(
         else:
             summary.max_lag_s = max(summary.max_lag_s, -delay)
         try:
-            await perform(action, devices, publisher, summary)
+            await perform(action, devices, publisher, summary, late)
         except Exception:  # one device failing must not end the run (STYLE 18)
             logger.exception("action for %s failed; going on", action.device_id)
             summary.undelivered += action.copies
@@ -279,8 +323,48 @@ async def run_plan(
     rest = wall_start + plan.period.total_seconds() / speed - loop.time()
     if rest > 0:
         await asyncio.sleep(rest)
+    for outcome in await asyncio.gather(*late, return_exceptions=True):
+        if isinstance(outcome, Exception):
+            logger.error("a held band notification failed: %s", outcome)
     summary.wall_s = loop.time() - wall_start
     return summary
+
+
+async def drained(
+    devices: dict[str, VirtualDevice],
+    gateway: Gateway | None,
+    timeout_s: float,
+    quiet_s: float = 2.0,
+) -> bool:
+    """Wait until devices hold no undelivered record and the gateway's outbox is empty.
+
+    Both must stay so for ``quiet_s`` (a glucose meter's records follow a reconnection and
+    a RACP request, so a momentary empty outbox is not the end). Returns whether that
+    happened within ``timeout_s``; on a timeout it logs what was still waiting.
+    """
+    peripherals = [d for d in devices.values() if isinstance(d, VirtualPeripheral)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    quiet_since: float | None = None
+    while True:
+        records = sum(d.pending_records for d in peripherals)
+        depth = gateway.outbox.stats().depth if gateway is not None else 0
+        now = loop.time()
+        if records or depth:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
+            return True
+        if now >= deadline:
+            logger.warning(
+                "not drained after %.0f s: %d device records undelivered, outbox depth %d",
+                timeout_s,
+                records,
+                depth,
+            )
+            return False
+        await asyncio.sleep(0.1)
 
 
 async def run_scenario(
@@ -290,21 +374,23 @@ async def run_scenario(
     broker: BrokerSettings | None,
     gateway: GatewaySettings | None,
     state_dir: Path,
-    settle_s: float = 3.0,
+    drain_timeout_s: float = 60.0,
     connect_timeout_s: float = 60.0,
 ) -> RunSummary:
     """Run ``plan``: BLE devices on a virtual air, MQTT devices, and optionally the gateway.
 
     ``broker=None`` skips the MQTT devices; ``gateway=None`` runs the devices only (a
-    gateway elsewhere can read the MQTT ones; BLE ones need one in this process).
+    gateway elsewhere can read the MQTT ones; BLE ones need one in this process). After
+    the last action it waits (up to ``drain_timeout_s``) until the devices' stored records
+    are delivered and the gateway's outbox has reached Kafka, then stops the gateway.
     """
     air = VirtualAir(advertising_interval_ms=50)
     needs_mqtt = any(a.topic is not None for a in plan.actions)
     async with contextlib.AsyncExitStack() as stack:
         devices = await stack.enter_async_context(ble_devices(plan, air))
-        task: asyncio.Task[None] | None = None
+        running: tuple[Gateway, asyncio.Task[None]] | None = None
         if gateway is not None:
-            task = await start_gateway(plan, air, gateway, state_dir)
+            running = await start_gateway(plan, air, gateway, state_dir)
             connected = await wait_connected(devices, connect_timeout_s)
             logger.info("gateway connected to %d virtual BLE devices", connected)
             if gateway.mqtt_enabled:
@@ -314,11 +400,13 @@ async def run_scenario(
             publisher = await stack.enter_async_context(MqttPublisher(broker))
         try:
             summary = await run_plan(
-                plan, speed=speed, devices=devices, publisher=publisher, gateway=task is not None
+                plan, speed=speed, devices=devices, publisher=publisher, gateway=running is not None
             )
-            await asyncio.sleep(settle_s)  # last indications, outbox to Kafka
+            summary.drained = await drained(
+                devices, running[0] if running else None, drain_timeout_s
+            )
         finally:
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            if running is not None:
+                running[1].cancel()
+                await asyncio.gather(running[1], return_exceptions=True)
     return summary

@@ -333,6 +333,7 @@ def parse_scenario(text: str, *, default_name: str = "scenario") -> Scenario:
 @dataclass(slots=True)
 class _Counter:
     ble: int = 0
+    wifi: int = 0
 
 
 def _station(raw: object) -> Station:
@@ -430,7 +431,9 @@ def _device(raw: object, path: str, resident: str, counter: _Counter) -> DeviceS
         n = counter.ble
         device_id = f"CA:7E:5C:{(n >> 16) & 0xFF:02X}:{(n >> 8) & 0xFF:02X}:{n & 0xFF:02X}"
     else:
-        device_id = f"wifi-{kind.value.replace('_', '-')}-{resident}".lower()
+        # Numbered, never named after the resident: device ids travel with every reading.
+        counter.wifi += 1
+        device_id = f"wifi-{kind.value.replace('_', '-')}-{counter.wifi:03d}"
     times = tuple(_time(t, f"{path}.times") for t in raw.get("times", DEFAULT_TIMES.get(kind, ())))
     skip = raw.get("skip", 0.0)
     if not _number(skip) or not 0 <= skip < 1:

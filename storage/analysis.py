@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Final
 
+from storage.i18n import DEFAULT_LANGUAGE, MESSAGES, translate
+
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -34,6 +36,8 @@ class Band:
     high: float | None
     label: str
     source: str
+    #: the source's key in :mod:`storage.i18n` (``source.<key>``)
+    source_key: str = ""
 
     def contains(self, value: float) -> bool:
         """True when ``value`` is inside the band (``high`` excluded)."""
@@ -42,16 +46,36 @@ class Band:
 
 _HOME_BP = "2018 Chinese guidelines for the management of hypertension (home BP)"
 #: Guideline bands by field name; a field without a band is plotted without one.
+_HR = "adult resting heart rate"
 BANDS: Final[Mapping[str, Band]] = {
-    "systolic_mmhg": Band(90, 135, "home target below 135 mmHg", _HOME_BP),
-    "diastolic_mmhg": Band(60, 85, "home target below 85 mmHg", _HOME_BP),
-    "heart_rate_bpm": Band(60, 100, "resting 60-100 beats/min", "adult resting heart rate"),
-    "pulse_rate_bpm": Band(60, 100, "resting 60-100 beats/min", "adult resting heart rate"),
-    "spo2_percent": Band(95, None, "95 % or more", "usual adult range at sea level"),
-    "temperature_c": Band(36.0, 37.3, "36.0-37.2 °C", "axillary; 37.3 °C or more is fever"),
-    "glucose_mmol_l": Band(3.9, 6.1, "fasting 3.9-6.1 mmol/L", "WHO / Chinese diabetes guideline"),
-    "bmi": Band(18.5, 24.0, "BMI 18.5-23.9", "China WS/T 428-2013"),
+    "systolic_mmhg": Band(90, 135, "home target below 135 mmHg", _HOME_BP, "home_bp"),
+    "diastolic_mmhg": Band(60, 85, "home target below 85 mmHg", _HOME_BP, "home_bp"),
+    "heart_rate_bpm": Band(60, 100, "resting 60-100 beats/min", _HR, "resting_hr"),
+    "pulse_rate_bpm": Band(60, 100, "resting 60-100 beats/min", _HR, "resting_hr"),
+    "spo2_percent": Band(95, None, "95 % or more", "usual adult range at sea level", "spo2"),
+    "temperature_c": Band(
+        36.0, 37.3, "36.0-37.2 °C", "axillary; 37.3 °C or more is fever", "temperature"
+    ),
+    "glucose_mmol_l": Band(
+        3.9, 6.1, "fasting 3.9-6.1 mmol/L", "WHO / Chinese diabetes guideline", "glucose"
+    ),
+    "bmi": Band(18.5, 24.0, "BMI 18.5-23.9", "China WS/T 428-2013", "bmi"),
 }
+
+
+def band_label(field: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The guideline band of ``field`` in words (``""`` without a band)."""
+    band = BANDS.get(field)
+    if band is None:
+        return ""
+    return translate(f"band.{field}", lang) if f"band.{field}" in MESSAGES else band.label
+
+
+def band_sources(lang: str = DEFAULT_LANGUAGE) -> list[str]:
+    """Where the bands come from, once each, in ``lang``."""
+    keys = sorted({band.source_key for band in BANDS.values()})
+    return [translate(f"source.{key}", lang) for key in keys]
+
 
 #: Plain names for fields (reports speak to people, not to databases).
 FIELD_NAMES: Final[Mapping[str, str]] = {
@@ -81,16 +105,20 @@ UNITS: Final[Mapping[str, str]] = {
 }
 
 
-def unit_of(field: str) -> str:
+def unit_of(field: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """The display unit of a unit-bearing field name (``systolic_mmhg`` -> ``mmHg``)."""
     suffix = field.rsplit("_", 1)[-1]
     if field.endswith("_mmol_l"):
         suffix = "mmol_l"
+    if f"unit.{suffix}" in MESSAGES:
+        return translate(f"unit.{suffix}", lang)
     return UNITS.get(suffix, "")
 
 
-def plain_name(field: str) -> str:
+def plain_name(field: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """A person's name for a field."""
+    if f"field.{field}" in MESSAGES:
+        return translate(f"field.{field}", lang)
     return FIELD_NAMES.get(field, field.replace("_", " "))
 
 
@@ -106,6 +134,8 @@ class FieldSummary:
     first_mean: float | None
     last_mean: float | None
     in_band_share: float | None
+    #: what ``in_band_share`` is a share of: ``"readings"``, or ``"days"`` (daily means)
+    in_band_of: str = "readings"
 
     @property
     def change(self) -> float | None:
@@ -137,50 +167,119 @@ def summarise(samples: Sequence[Sample]) -> list[FieldSummary]:
     return out
 
 
-def resident_notes(kind: str, summaries: Sequence[FieldSummary], days: int) -> list[str]:
-    """Plain-language sentences about one kind of measurement."""
+@dataclass(frozen=True, slots=True)
+class DailyStat:
+    """One field's day from the daily series (the downsampling task's ``1d`` windows)."""
+
+    time: datetime
+    field: str
+    mean: float
+    min: float
+    max: float
+    count: int
+
+
+def summarise_daily(days: Sequence[DailyStat]) -> list[FieldSummary]:
+    """Per-field summaries from daily statistics, for periods longer than the raw retention.
+
+    Count, mean (weighted by each day's count), lowest and highest are exact; the
+    first-vs-last-third means and the share in the usual range are over daily means.
+    """
+    by_field: dict[str, list[DailyStat]] = defaultdict(list)
+    for day in days:
+        by_field[day.field].append(day)
+    out = []
+    for name in sorted(by_field):
+        series = sorted(by_field[name], key=lambda d: d.time)
+        count = sum(d.count for d in series)
+        mean = (
+            math.fsum(d.mean * d.count for d in series) / count
+            if count
+            else _mean([d.mean for d in series])
+        )
+        means = [d.mean for d in series]
+        third = len(means) // 3
+        band = BANDS.get(name)
+        out.append(
+            FieldSummary(
+                name,
+                count,
+                mean,
+                min(d.min for d in series),
+                max(d.max for d in series),
+                _mean(means[:third]) if third >= 1 else None,
+                _mean(means[-third:]) if third >= 1 else None,
+                sum(band.contains(v) for v in means) / len(means) if band else None,
+                in_band_of="days",
+            )
+        )
+    return out
+
+
+def resident_notes(
+    kind: str, summaries: Sequence[FieldSummary], days: int, lang: str = DEFAULT_LANGUAGE
+) -> list[str]:
+    """Plain-language sentences about one kind of measurement, in ``lang``."""
     notes: list[str] = []
     fields = {s.field: s for s in summaries}
     if kind == "blood_pressure" and "systolic_mmhg" in fields and "diastolic_mmhg" in fields:
         sys_, dia = fields["systolic_mmhg"], fields["diastolic_mmhg"]
-        verdict = (
-            "within the home target of below 135/85 mmHg"
-            if sys_.mean < 135 and dia.mean < 85
-            else "above the home target of 135/85 mmHg; please talk to your doctor or "
-            "community health worker"
-        )
+        within = sys_.mean < 135 and dia.mean < 85
         notes.append(
-            f"Your average blood pressure over the last {days} days was "
-            f"{sys_.mean:.0f}/{dia.mean:.0f} mmHg ({sys_.count} readings), {verdict}."
+            translate(
+                "note.bp",
+                lang,
+                days=days,
+                systolic=f"{sys_.mean:.0f}",
+                diastolic=f"{dia.mean:.0f}",
+                count=sys_.count,
+                verdict=translate("note.bp_within" if within else "note.bp_above", lang),
+            )
         )
         change = sys_.change
         if change is not None and abs(change) >= 3:
-            direction = "lower" if change < 0 else "higher"
+            direction = translate("word.lower" if change < 0 else "word.higher", lang)
             notes.append(
-                f"Your systolic pressure is about {abs(change):.0f} mmHg {direction} at the end "
-                "of the period than at its start."
+                translate("note.bp_change", lang, delta=f"{abs(change):.0f}", direction=direction)
             )
         return notes
     for summary in summaries:
         if summary.field.endswith("_count") and summary.field != "steps_count":
             continue
-        unit = unit_of(summary.field)
-        text = (
-            f"Your average {plain_name(summary.field)} was {summary.mean:.1f} {unit} "
-            f"({summary.count} readings, from {summary.min:.1f} to {summary.max:.1f})."
-        ).replace(" )", ")")
-        band = BANDS.get(summary.field)
-        if band and summary.in_band_share is not None:
-            text += (
-                f" {summary.in_band_share:.0%} of readings were in the usual range ({band.label})."
+        unit = unit_of(summary.field, lang)
+        spaced = f" {unit}" if unit else ""
+        text = translate(
+            "note.average",
+            lang,
+            name=plain_name(summary.field, lang),
+            mean=f"{summary.mean:.1f}",
+            unit=spaced,
+            count=summary.count,
+            low=f"{summary.min:.1f}",
+            high=f"{summary.max:.1f}",
+        )
+        label = band_label(summary.field, lang)
+        if label and summary.in_band_share is not None:
+            text += translate(
+                "note.in_band",
+                lang,
+                share=f"{summary.in_band_share:.0%}",
+                of=translate(f"of.{summary.in_band_of}", lang),
+                label=label,
             )
         notes.append(text)
         change = summary.change
         if change is not None and summary.mean and abs(change) / abs(summary.mean) >= 0.02:
-            direction = "down" if change < 0 else "up"
+            direction = translate("word.down" if change < 0 else "word.up", lang)
             notes.append(
-                f"Your {plain_name(summary.field)} went {direction} by about {abs(change):.1f} "
-                f"{unit} over the period.".replace("  ", " ")
+                translate(
+                    "note.change",
+                    lang,
+                    name=plain_name(summary.field, lang),
+                    direction=direction,
+                    delta=f"{abs(change):.1f}",
+                    unit=spaced,
+                )
             )
     return notes
 
@@ -295,3 +394,60 @@ def behaviour_change(
 
 def _mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values) if values else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class AckRow:
+    """Time to acknowledge for one rule and severity, as the alert service reports it.
+
+    ``rule`` and ``severity`` are ``"all"`` in totals rows. Only counts and minutes: the
+    alert service keeps who the residents and the social workers are.
+    """
+
+    rule: str
+    severity: str
+    raised: int
+    acknowledged: int
+    median_minutes: float | None
+    p90_minutes: float | None
+    #: acknowledged within the severity's response target
+    within_target: int
+    #: acknowledged, or not yet and already past the target
+    due: int
+
+    @property
+    def within_target_share(self) -> float | None:
+        """``within_target / due`` (``None`` while nothing is due)."""
+        return self.within_target / self.due if self.due else None
+
+
+def duration_text(minutes: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A duration for people: ``"4 min"``, ``"2.5 h"``, ``"3.1 days"`` (``"-"`` when unknown)."""
+    if minutes is None:
+        return "-"
+    if minutes < 120:
+        return translate("duration.minutes", lang, n=f"{minutes:.0f}")
+    if minutes < 48 * 60:
+        return translate("duration.hours", lang, n=f"{minutes / 60:.1f}")
+    return translate("duration.days", lang, n=f"{minutes / 1440:.1f}")
+
+
+def ack_note(rows: Sequence[AckRow], days: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    """One sentence about the station's time to acknowledge (from the ``all``/``all`` row)."""
+    total = next((r for r in rows if r.rule == "all" and r.severity == "all"), None)
+    if total is None or total.raised == 0:
+        return translate("ack.none", lang, days=days)
+    text = translate(
+        "ack.summary", lang, raised=total.raised, days=days, acknowledged=total.acknowledged
+    )
+    if total.median_minutes is not None:
+        text += translate(
+            "ack.summary_times",
+            lang,
+            median=duration_text(total.median_minutes, lang),
+            p90=duration_text(total.p90_minutes, lang),
+        )
+    share = total.within_target_share
+    if share is not None:
+        text += translate("ack.summary_target", lang, share=f"{share:.0%}", due=total.due)
+    return text + translate("ack.summary_end", lang)

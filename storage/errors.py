@@ -19,7 +19,9 @@ never parse a message::
         │                                                   None without a response, .retry_after);
         │                                                   the writer decides, callers never see it
         ├── WriterClosedError(StorageError, RuntimeError)   write() after close()
-        └── ReportError(StorageError, LookupError)          nothing to report on (.subject .days)
+        ├── ReportError(StorageError, LookupError)          nothing to report on (.subject .days)
+        └── CaseStoreError(StorageError, OSError)           the alert service's case store cannot
+                                                            be read for the report (.where)
 
 ``InfluxStopError`` stops the writer: the points stay in its buffer (nothing is dropped),
 the next ``put()``/``flush()`` raises the same error, and the message says which setting
@@ -105,6 +107,17 @@ class ReportError(StorageError, LookupError):
         super().__init__(message)
         self.subject = subject
         self.days = days
+
+
+class CaseStoreError(StorageError, OSError):
+    """The alert case store (time to acknowledge) cannot be read; ``where`` says which one.
+
+    ``where`` is the database URL without its password.
+    """
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def auth_advice(status: int, bucket: str, org: str, detail: str) -> InfluxAuthError:

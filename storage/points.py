@@ -161,6 +161,41 @@ def to_point(observation: Observation) -> LinePoint | None:
     return _point(READING, tags, fields, time_ms(observation.measured_at))
 
 
+def reading_line(observation: Observation) -> str | None:
+    """``to_point(observation).to_line()``, built directly for the fixed ``reading`` schema.
+
+    The hot path of the writer (``StorageWriter.write_observations``): about three times
+    cheaper than building a :class:`LinePoint` first (``python -m storage.bench`` measures
+    both). It needs no escaping and no checks because :class:`Observation` has already
+    enforced them: the station id, device kind and value names match ``[A-Za-z0-9_.-]``,
+    the subject is a hex pseudonym, kind and source are enum values, numbers are finite
+    and the time is aware. A test holds it equal to ``to_point(...).to_line()``.
+    """
+    pairs: list[tuple[str, float]] = []
+    for name, value in observation.values.items():
+        kind = type(value)
+        if kind is float or kind is int:  # the common case first, without isinstance
+            pairs.append((name, float(value)))  # type: ignore[arg-type]  # a float or an int
+        elif value is None or isinstance(value, bool | str):
+            continue
+        elif isinstance(value, tuple):
+            if value:
+                pairs.append((f"{name}_count", float(len(value))))
+                pairs.append((f"{name}_mean", math.fsum(value) / len(value)))
+        else:
+            pairs.append((name, float(value)))
+    if not pairs:
+        return None
+    pairs.sort()
+    fields = ",".join([f"{key}={number!r}" for key, number in pairs])
+    o = observation
+    return (
+        f"{READING},device_kind={o.device_kind},kind={o.kind.value},source={o.source.value},"
+        f"station={o.station_id},subject={o.subject_id} {fields} "
+        f"{(o.measured_at - _EPOCH) // _MS}"
+    )
+
+
 def window_to_point(aggregate: WindowAggregate) -> LinePoint:
     """The ``window`` point of a window result (time = window start)."""
     if not _WINDOW_LABEL.fullmatch(aggregate.window):

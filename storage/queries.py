@@ -23,10 +23,10 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 from carepulse.observation import Kind, format_time
 from carepulse.pseudonym import is_pseudonym
-from storage.analysis import Sample, local_day
+from storage.analysis import DailyStat, Sample, local_day
 from storage.config import StorageSettings
 from storage.errors import ReportError, auth_advice, not_found_advice
-from storage.points import ALERT, READING
+from storage.points import ALERT, READING, WINDOW
 
 _STATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -50,6 +50,15 @@ class StorageQueries:
     def retention_days(self) -> int:
         """Days of raw readings kept (a year when kept for ever)."""
         return self._settings.readings_retention_days or 365
+
+    def raw_covers(self, days: int) -> bool:
+        """True when the raw readings bucket still holds the last ``days`` days.
+
+        Longer periods read the daily series (``window`` points, ``window=1d``,
+        ``source=task``) that the downsampling task keeps in the metrics bucket.
+        """
+        kept = self._settings.readings_retention_days
+        return kept == 0 or days <= kept
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -86,19 +95,66 @@ class StorageQueries:
 
     # -- queries -------------------------------------------------------------------------
 
+    def _daily(self, predicate: str) -> str:
+        return (
+            f"from(bucket: {flux_string(self._settings.metrics_bucket)})\n"
+            "    |> range(start: start, stop: stop)\n"
+            f'    |> filter(fn: (r) => r._measurement == "{WINDOW}" and r.window == "1d" and '
+            f'r.source == "task" and {predicate})\n'
+        )
+
     async def resident_kinds(
         self, subject: str, days: int, stop: datetime | None = None
     ) -> list[Kind]:
-        """The kinds of measurement a resident has over the period."""
+        """The kinds of measurement a resident has over the period.
+
+        Past the raw retention, the daily series is searched too.
+        """
         _check_subject(subject)
+        header, _ = self._header(days, stop)
+        predicate = f"r.subject == {flux_string(subject)}"
+        distinct = '    |> keep(columns: ["kind"])\n    |> distinct(column: "kind")\n'
+        records = await self._records(
+            header + self._readings(predicate) + distinct, self._settings.influx_bucket
+        )
+        if not self.raw_covers(days):
+            records += await self._records(
+                header + self._daily(predicate) + distinct, self._settings.metrics_bucket
+            )
+        return sorted({Kind(r.get_value()) for r in records if r.get_value() in set(Kind)})
+
+    async def resident_daily(
+        self, subject: str, kind: Kind | str, days: int, *, stop: datetime | None = None
+    ) -> list[DailyStat]:
+        """A resident's daily mean/min/max/count per field from the daily series.
+
+        The downsampling task writes these (``<field>_mean`` ... at local midnight); they
+        outlive the raw readings, so trends past the raw retention are read from here.
+        """
+        _check_subject(subject)
+        checked = Kind(kind)
         header, _ = self._header(days, stop)
         flux = (
             header
-            + self._readings(f"r.subject == {flux_string(subject)}")
-            + '    |> keep(columns: ["kind"])\n    |> distinct(column: "kind")\n'
+            + self._daily(
+                f"r.subject == {flux_string(subject)} and r.kind == {flux_string(checked.value)}"
+            )
+            + '    |> keep(columns: ["_time", "_value", "_field"])\n'
         )
-        records = await self._records(flux, self._settings.influx_bucket)
-        return sorted({Kind(r.get_value()) for r in records if r.get_value() in set(Kind)})
+        records = await self._records(flux, self._settings.metrics_bucket)
+        parts: dict[tuple[datetime, str], dict[str, float]] = defaultdict(dict)
+        for record in records:
+            name, _, stat = str(record.get_field()).rpartition("_")
+            if name and stat in ("mean", "min", "max", "count"):
+                parts[(record.get_time(), name)][stat] = float(record.get_value())
+        return sorted(
+            (
+                DailyStat(at, name, v["mean"], v["min"], v["max"], int(v["count"]))
+                for (at, name), v in parts.items()
+                if len(v) == 4
+            ),
+            key=lambda d: (d.field, d.time),
+        )
 
     async def resident_trend(
         self,
@@ -111,13 +167,23 @@ class StorageQueries:
     ) -> tuple[list[Sample], list[Sample]]:
         """A resident's readings of one kind, and their window means (``every``, local days).
 
-        Returns ``(readings, means)``; means are stamped with their window's start.
+        Returns ``(readings, means)``; means are stamped with their window's start. The
+        source depends on the range: within the raw retention both come from the raw
+        readings; past it, the readings are those still kept (the last
+        ``readings_retention_days``) and the means are the daily series' over the whole
+        period (``every`` is then one local day).
         """
         _check_subject(subject)
         checked = Kind(kind)
         if not re.fullmatch(r"[1-9][0-9]{0,3}[mhdw]", every):
             msg = f"every={every!r} is not a window such as '1h' or '1d'"
             raise ValueError(msg)
+        if not self.raw_covers(days):
+            kept, _ = await self.resident_trend(
+                subject, checked, self._settings.readings_retention_days, every=every, stop=stop
+            )
+            daily = await self.resident_daily(subject, checked, days, stop=stop)
+            return kept, [Sample(d.time, d.field, d.mean, subject) for d in daily]
         header, _ = self._header(days, stop)
         base = self._readings(
             f"r.subject == {flux_string(subject)} and r.kind == {flux_string(checked.value)}"

@@ -52,6 +52,9 @@ class BucketPlan:
     name: str
     retention_s: int
     description: str
+    #: InfluxDB's shard-group duration for new shards (0: InfluxDB's default for the
+    #: retention: 1 day up to 6 months, 7 days above)
+    shard_group_s: int = 0
 
 
 def bucket_plans(settings: StorageSettings) -> list[BucketPlan]:
@@ -61,6 +64,7 @@ def bucket_plans(settings: StorageSettings) -> list[BucketPlan]:
             settings.influx_bucket,
             settings.readings_retention_days * 86_400,
             "carepulse raw readings (measurement 'reading')",
+            settings.readings_shard_group_days * 86_400,
         ),
         BucketPlan(
             settings.metrics_bucket,
@@ -153,25 +157,48 @@ class StorageSetup:
         days = _days(plan.retention_s)
         if bucket is None:
             rules = (
-                [BucketRetentionRules(type="expire", every_seconds=plan.retention_s)]  # type: ignore[no-untyped-call]  # untyped
-                if plan.retention_s
+                [
+                    BucketRetentionRules(  # type: ignore[no-untyped-call]  # untyped
+                        type="expire",
+                        every_seconds=plan.retention_s,
+                        shard_group_duration_seconds=plan.shard_group_s or None,
+                    )
+                ]
+                if plan.retention_s or plan.shard_group_s
                 else []
             )
             request = PostBucketRequest(  # type: ignore[no-untyped-call]  # untyped
                 org_id=org_id, name=plan.name, description=plan.description, retention_rules=rules
             )
-            await self._buckets.post_buckets_async(request)
-            return f"bucket {plan.name}: created, retention {days}"
+            created = await self._buckets.post_buckets_async(request)
+            return (
+                f"bucket {plan.name}: created, retention {days}{_shards(shard_group_of(created))}"
+            )
         current = retention_of(bucket)
-        if current == plan.retention_s:
-            return f"bucket {plan.name}: exists, retention {days}"
+        shards = shard_group_of(bucket)
+        same_shards = not plan.shard_group_s or shards == plan.shard_group_s
+        if current == plan.retention_s and same_shards:
+            return f"bucket {plan.name}: exists, retention {days}{_shards(shards)}"
         patch = PatchBucketRequest(  # type: ignore[no-untyped-call]  # untyped
             retention_rules=[
-                PatchRetentionRule(type="expire", every_seconds=plan.retention_s)  # type: ignore[no-untyped-call]  # untyped
+                PatchRetentionRule(  # type: ignore[no-untyped-call]  # untyped
+                    type="expire",
+                    every_seconds=plan.retention_s,
+                    shard_group_duration_seconds=plan.shard_group_s or None,
+                )
             ]
         )
         await self._buckets.patch_buckets_id_async(bucket.id, patch)
-        return f"bucket {plan.name}: retention changed from {_days(current)} to {days}"
+        changes = []
+        if current != plan.retention_s:
+            changes.append(f"retention changed from {_days(current)} to {days}")
+        if not same_shards:
+            # InfluxDB applies it to shard groups created from now on.
+            changes.append(
+                f"shard groups changed from {_days(shards)} to {_days(plan.shard_group_s)} "
+                "(for new shards)"
+            )
+        return f"bucket {plan.name}: " + "; ".join(changes)
 
     async def find_task(self, name: str) -> Any | None:
         """The task called ``name`` in the org, or ``None``."""
@@ -218,7 +245,10 @@ class StorageSetup:
             if bucket is None:
                 lines.append(f"bucket {plan.name}: missing (run `carepulse storage init`)")
             else:
-                lines.append(f"bucket {plan.name}: retention {_days(retention_of(bucket))}")
+                lines.append(
+                    f"bucket {plan.name}: retention {_days(retention_of(bucket))}"
+                    f"{_shards(shard_group_of(bucket))}"
+                )
         task = await self.find_task(task_name(self._settings))
         if task is None:
             lines.append("downsampling task: missing (run `carepulse storage init`)")
@@ -235,8 +265,23 @@ def retention_of(bucket: Any) -> int:
     return 0
 
 
+def shard_group_of(bucket: Any) -> int:
+    """A bucket's shard-group duration in seconds (0 when the API does not say)."""
+    for rule in bucket.retention_rules or []:
+        if rule.shard_group_duration_seconds:
+            return int(rule.shard_group_duration_seconds)
+    return 0
+
+
+def _shards(seconds: int) -> str:
+    return f", shard groups {_days(seconds)}" if seconds else ""
+
+
 def _days(seconds: int) -> str:
-    return "forever" if not seconds else f"{seconds / 86_400:g} days"
+    if not seconds:
+        return "forever"
+    days = seconds / 86_400
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 
 def _stop_error(exc: InfluxDBError, bucket: str, org: str) -> InfluxStopError | InfluxDBError:

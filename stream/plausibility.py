@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeGuard
 
 from carepulse.observation import Kind, Observation
 
@@ -96,6 +96,13 @@ class ClockVerdict:
     suspect: str | None
 
 
+def _numeric(value: object) -> TypeGuard[float | tuple[float, ...]]:
+    """A number (not a bool), or a tuple of them."""
+    if isinstance(value, tuple):
+        return all(_numeric(item) and not isinstance(item, tuple) for item in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_values(
     observation: Observation, ranges: Mapping[str, tuple[float, float]] = DEFAULT_RANGES
 ) -> Implausible | None:
@@ -106,9 +113,13 @@ def check_values(
             return Implausible(f"values.{name}", f"a {observation.kind.value} reading needs {name}")
     for name, value in values.items():
         bounds = ranges.get(name)
-        if bounds is None or value is None or isinstance(value, bool | str):
+        if bounds is None or value is None:
             continue
         low, high = bounds
+        if not _numeric(value):
+            # A value with a range must be a number: text such as "70" written straight
+            # onto the topic would otherwise pass, never be stored, and upset the rules.
+            return Implausible(f"values.{name}", f"expected a number, got {value!r}")
         if isinstance(value, tuple):
             for index, item in enumerate(value):
                 if not low <= item <= high:

@@ -44,6 +44,7 @@ PURE_MODULES = [
     "storage.analysis",
     "storage.config",
     "storage.errors",
+    "storage.i18n",
     "storage.points",
     "storage.retry",
     "stream.assess_cli",

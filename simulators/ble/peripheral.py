@@ -94,6 +94,9 @@ class VirtualDevice:
         self._radio: Device | None = None
         self._faults = Faults()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Bumble's start/stop_advertising must not interleave: two stops at once remove
+        # the same advertising set twice (KeyError in Bumble). One change at a time.
+        self._advertising = asyncio.Lock()
 
     # -- life cycle ------------------------------------------------------------------
     @property
@@ -122,7 +125,8 @@ class VirtualDevice:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.air.unlist_peripheral(self.address)
         try:
-            await radio.stop_advertising()
+            async with self._advertising:
+                await radio.stop_advertising()
             for connection in list(radio.connections.values()):
                 await connection.disconnect(DROP_REASON)
         finally:
@@ -170,13 +174,14 @@ class VirtualDevice:
 
     async def _advertise(self) -> None:
         """Advertise the current advert, or stay quiet while silent or connected."""
-        radio = self._radio
-        if radio is None:
-            return
-        if self._faults.silent or radio.connections:
-            await radio.stop_advertising()
-            return
-        await radio.start_advertising(advertising_data=self._advert())
+        async with self._advertising:
+            radio = self._radio
+            if radio is None:
+                return
+            if self._faults.silent or radio.connections:
+                await radio.stop_advertising()
+                return
+            await radio.start_advertising(advertising_data=self._advert())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -253,6 +258,11 @@ class VirtualPeripheral(VirtualDevice):
     def connected(self) -> bool:
         """Whether a central holds a link to this device."""
         return bool(self._radio is not None and self._radio.connections)
+
+    @property
+    def pending_records(self) -> int:
+        """Stored readings not yet delivered to a central (indications awaiting a link)."""
+        return sum(len(queue) for queue in self._stored.values())
 
     # -- one-off faults and device actions --------------------------------------------
     async def set_battery(self, level: int) -> None:

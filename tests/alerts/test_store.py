@@ -28,6 +28,7 @@ from alerts.store import (
     ResidentRecord,
     Role,
     Viewer,
+    _read_only,
 )
 from carepulse.alert import Category, Severity, Status
 from tests.alerts.factories import SUBJECT, T0, Clock, alert
@@ -383,6 +384,70 @@ def test_station_stats(store: CaseStore, clock: Clock) -> None:
     assert sum(stats.residents_with_data) == 3
     with pytest.raises(NotFound):
         store.station_stats(u["carol"], "st-001")
+
+
+def test_acknowledgement_figures_are_counts_and_minutes_only(
+    store: CaseStore, clock: Clock
+) -> None:
+    """Time to acknowledge per rule and severity, read-only, with no names or ids in it."""
+    u = users(store)
+    alice = u["alice"]
+    store.import_residents(
+        [
+            ResidentRecord(f"{n:032x}", "st-001", f"Resident {n}", phone="13800000000")
+            for n in range(4)
+        ]
+    )
+    plan = [  # (rule, severity, minutes to claim or None)
+        ("bp.urgent_referral", Severity.URGENT, 30),
+        ("bp.urgent_referral", Severity.URGENT, 150),
+        ("spo2.low", Severity.EMERGENCY, 4),
+        ("spo2.low", Severity.EMERGENCY, None),
+    ]
+    for n, (rule, severity, minutes) in enumerate(plan):
+        subject = f"{n:032x}"
+        store.ingest([alert(rule, subject_id=subject, severity=severity, at=T0)])
+        if minutes is not None:
+            case_id = only_case(store, alice, subject_id=subject)
+            store.act(alice, case_id, lc.Claim(T0 + timedelta(minutes=minutes), alice.user_id))
+    store.ingest([alert(subject_id=f"{9:032x}", at=T0 - timedelta(days=2))])  # before the period
+    store.ingest([alert(station_id="st-002", at=T0)])  # another station
+    clock.now = T0 + timedelta(hours=3)
+    audited = len(store.audit_entries(u["sam"], limit=1000))
+
+    figures = store.acknowledgement_figures("st-001", T0 - timedelta(days=1), clock.now)
+
+    rows = {(f.rule_id, f.severity): f for f in figures}
+    assert [(f.rule_id, f.severity) for f in figures] == [
+        ("bp.urgent_referral", "urgent"),
+        ("spo2.low", "emergency"),
+        ("all", "emergency"),
+        ("all", "urgent"),
+        ("all", "all"),
+    ]
+    bp = rows[("bp.urgent_referral", "urgent")]
+    assert (bp.raised, bp.acknowledged, bp.median_minutes, bp.within_target, bp.due) == (
+        2,
+        2,
+        90.0,
+        1,
+        2,
+    )
+    spo2 = rows[("spo2.low", "emergency")]
+    assert (spo2.raised, spo2.acknowledged, spo2.median_minutes, spo2.due) == (2, 1, 4.0, 2)
+    total = rows[("all", "all")]
+    assert (total.raised, total.acknowledged, total.within_target, total.due) == (4, 3, 2, 4)
+    assert total.median_minutes == 30.0
+    text = repr(figures)
+    for private in ("Resident", "1380000", f"{0:032x}", "alice"):
+        assert private not in text
+    assert len(store.audit_entries(u["sam"], limit=1000)) == audited  # nothing written
+
+
+def test_acknowledgement_figures_cannot_write(store: CaseStore) -> None:
+    """The read-only connection refuses a write, so a report can never change the store."""
+    with _read_only(store.engine) as connection, pytest.raises(DBAPIError):
+        connection.exec_driver_sql("DELETE FROM saved_filters")
 
 
 def test_history_and_audit_are_append_only_in_code_and_in_the_database(store: CaseStore) -> None:

@@ -89,9 +89,14 @@ def gateway_run(
 
 
 @contextmanager
-def connected_publisher(mqtt: StackSettings) -> Iterator[paho.Client]:
+def connected_publisher(
+    mqtt: StackSettings, user: str | None = None, password: str | None = None
+) -> Iterator[paho.Client]:
+    """A connected client: the stack's test user, or ``user`` (a provisioned device)."""
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
-    client.username_pw_set(mqtt.mqtt_username, mqtt.mqtt_password.get_secret_value())
+    if user is None:
+        user, password = mqtt.mqtt_username, mqtt.mqtt_password.get_secret_value()
+    client.username_pw_set(user, password)
     client.connect(mqtt.mqtt_host, mqtt.mqtt_port)
     client.loop_start()
     try:

@@ -42,6 +42,7 @@ async def test_bad_input_scenario_reaches_kafka_as_the_truth_says(
         planned, speed=speed, broker=broker, gateway=settings, state_dir=tmp_path
     )
     assert summary.undelivered == 0
+    assert summary.drained
     expected = truth.counts.total_observations()
     readings = await consume_json(kafka.kafka_bootstrap, f"{prefix}readings", expected, 30)
     rejected_total = sum(truth.counts.rejected_gateway.values())

@@ -1,5 +1,7 @@
 """Queries and reports over a simulated station written to the stack's InfluxDB."""
 
+# ruff: noqa: RUF001 - Chinese report text uses fullwidth punctuation on purpose
+
 from __future__ import annotations
 
 import base64
@@ -11,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from alerts import lifecycle as lc
+from alerts.store import CaseStore, QueueQuery, ResidentRecord, Role
 from carepulse.observation import Kind
 from carepulse.settings import StackSettings
 from storage.analysis import morning_completion
+from storage.casestore import acknowledgements
 from storage.config import StorageSettings
 from storage.errors import ReportError
 from storage.queries import StorageQueries
@@ -128,9 +133,31 @@ async def test_alert_counts_per_rule(seeded: Seeded) -> None:
 async def test_unknown_resident_is_a_clear_error(seeded: Seeded) -> None:
     """A name instead of a pseudonym, or a resident without data, says what is wrong."""
     with pytest.raises(ReportError, match="pseudonym"):
-        await resident_report(seeded.queries, "Wang Fang", 7)
+        await resident_report(seeded.queries, "Wang Fang", 7, lang="en")
     with pytest.raises(ReportError, match="no readings"):
-        await resident_report(seeded.queries, "f" * 32, 7, stop=seeded.station.end)
+        await resident_report(seeded.queries, "f" * 32, 7, stop=seeded.station.end, lang="en")
+
+
+def _case_store(station: Station, path: Path) -> str:
+    """The station's alerts in an alert case store; each case claimed 10-60 minutes later."""
+    url = f"sqlite:///{path}"
+    engine = CaseStore.engine_for(url)
+    store = CaseStore(engine, scrypt_n=2**8, clock=lambda: station.end)
+    store.create_schema()
+    store.import_residents(
+        ResidentRecord(r.subject_id, station.station_id, f"Resident {n}", phone="13800000000")
+        for n, r in enumerate(station.residents)
+    )
+    user = store.add_user("li", "password-l", Role.SOCIAL_WORKER, station.station_id, "Li")
+    viewer = store.viewer(user.id)
+    assert viewer is not None
+    store.ingest(station.alerts)
+    page = store.queue(viewer, QueueQuery(limit=500))
+    for n, item in enumerate(page.items):
+        at = item.opened_at + timedelta(minutes=10 + 5 * (n % 11))
+        store.act(viewer, item.id, lc.Claim(at, user.id))
+    engine.dispose()
+    return url
 
 
 def _first_png(html: str) -> bytes:
@@ -142,7 +169,7 @@ def _first_png(html: str) -> bytes:
 async def test_reports_render_from_seeded_data(seeded: Seeded, tmp_path: Path) -> None:
     """Both reports render: notes, tables, figures as PNG, and no raw ids."""
     person = seeded.station.residents[0].subject_id
-    html = await resident_report(seeded.queries, person, DAYS, stop=seeded.station.end)
+    html = await resident_report(seeded.queries, person, DAYS, stop=seeded.station.end, lang="en")
     assert "Your average blood pressure over the last 21 days was" in html
     assert html.count("data:image/png;base64,") >= 3
     assert "resident-0" not in html
@@ -151,14 +178,61 @@ async def test_reports_render_from_seeded_data(seeded: Seeded, tmp_path: Path) -
     (tmp_path / "resident_bp.png").write_bytes(image)
     (tmp_path / "resident.html").write_text(html)
 
+    store_url = _case_store(seeded.station, tmp_path / "cases.sqlite3")
+    end = seeded.station.end
+    acks = acknowledgements(store_url, seeded.station.station_id, end - timedelta(days=DAYS), end)
     page = await station_report(
-        seeded.queries, seeded.station.station_id, DAYS, stop=seeded.station.end, enrolled=15
+        seeded.queries,
+        seeded.station.station_id,
+        DAYS,
+        stop=end,
+        enrolled=15,
+        acknowledgements=acks,
+        lang="en",
     )
     assert "12 of 15 enrolled residents (80%)" in page
     assert "Morning blood pressure" in page
     assert "moved toward target" in page or "no resident started" in page
     assert "bp.grade_2" in page or "bp.urgent_referral" in page
-    assert "available once the alert service lands" in page
+    total = next(r for r in acks if r.rule == "all" and r.severity == "all")
+    assert total.raised > 0
+    assert f"{total.raised} clinical alert cases were opened in the last {DAYS} days" in page
+    assert "<th>90th percentile</th>" in page
+    assert "Resident 0" not in page
+    assert "13800" not in page
+    without = await station_report(
+        seeded.queries,
+        seeded.station.station_id,
+        DAYS,
+        stop=end,
+        ack_problem="no store here",
+        lang="en",
+    )
+    assert "Time to acknowledge is not available: no store here" in without
     (tmp_path / "station.html").write_text(page)
     for index, match in enumerate(re.finditer(r'src="data:image/png;base64,([^"]+)"', page)):
         (tmp_path / f"station_{index}.png").write_bytes(base64.b64decode(match.group(1)))
+
+    # Chinese is the default: the same figures, every label from the translation table.
+    zh_page = await station_report(
+        seeded.queries,
+        seeded.station.station_id,
+        DAYS,
+        stop=end,
+        enrolled=15,
+        acknowledgements=acks,
+    )
+    assert '<html lang="zh-CN">' in zh_page
+    assert f"近{DAYS}天，15名登记居民中有12人（80%）至少测量过一次。" in zh_page
+    assert f"近{DAYS}天共产生{total.raised}个健康预警案例" in zh_page
+    assert "<th>第90百分位</th>" in zh_page
+    assert "Morning blood pressure" not in zh_page
+    zh_resident = await resident_report(seeded.queries, person, DAYS, stop=end)
+    assert f"近{DAYS}天您的平均血压为" in zh_resident
+    (tmp_path / "station_zh.html").write_text(zh_page)
+    (tmp_path / "resident_zh.html").write_text(zh_resident)
+    for name, html_text in (("station_zh", zh_page), ("resident_zh", zh_resident)):
+        for index, match in enumerate(
+            re.finditer(r'src="data:image/png;base64,([^"]+)"', html_text)
+        ):
+            (tmp_path / f"{name}_{index}.png").write_bytes(base64.b64decode(match.group(1)))

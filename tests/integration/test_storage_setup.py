@@ -10,7 +10,7 @@ import pytest
 from influxdb_client.service.tasks_service import TasksService
 
 from carepulse.settings import StackSettings
-from storage.setup import StorageSetup, retention_of, task_name
+from storage.setup import StorageSetup, retention_of, shard_group_of, task_name
 from storage.writer import StorageWriter, open_client
 from tests.storage.generator import simulate_station
 from tests.storage.support import count_points, delete_buckets, storage_settings
@@ -31,6 +31,15 @@ async def test_init_is_idempotent_and_sets_retention(influxdb: StackSettings, un
             metrics = await StorageSetup(client, settings).find_bucket(settings.metrics_bucket)
             assert retention_of(readings) == 90 * 86_400
             assert retention_of(metrics) == 730 * 86_400
+            assert shard_group_of(readings) == 7 * 86_400  # a fifth of the disk of 1-day shards
+            assert first[0].endswith("retention 90 days, shard groups 7 days")
+
+            daily = settings.model_copy(update={"readings_shard_group_days": 1})
+            changed = await StorageSetup(client, daily).run()
+            assert changed[0].endswith("shard groups changed from 7 days to 1 day (for new shards)")
+            readings = await StorageSetup(client, settings).find_bucket(settings.influx_bucket)
+            assert shard_group_of(readings) == 86_400
+            await StorageSetup(client, settings).run()
 
             shorter = settings.model_copy(update={"readings_retention_days": 30})
             third = await StorageSetup(client, shorter).run()

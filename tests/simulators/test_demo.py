@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from simulators.demo import compare_alerts, residents_csv
+from simulators.demo import compare_alerts, missing_readings, residents_csv
 
 TRUTH: dict[str, Any] = {
     "station_id": "st-1",
@@ -67,3 +68,18 @@ def test_resident_profiles_are_keyed_by_pseudonym() -> None:
     assert lines[1].startswith(f"{'a' * 32},st-1,")
     assert "hypertension;diabetes" in lines[1]
     assert "R1" not in text
+
+
+def test_missing_readings_are_named_by_resident_and_kind() -> None:
+    """A reading short in storage shows up under its resident and kind; extras do not."""
+    truth = {
+        "residents": [
+            {"resident": "R1", "subject": "a" * 32},
+            {"resident": "R2", "subject": "b" * 32},
+        ],
+        "counts": {"observations": {"R1/heart_rate": 3, "R1/weight": 1, "R2/glucose": 2}},
+    }
+    stored = Counter(
+        {("a" * 32, "heart_rate"): 2, ("a" * 32, "weight"): 2, ("b" * 32, "glucose"): 2}
+    )
+    assert missing_readings(truth, stored) == {"R1/heart_rate": 1}

@@ -47,7 +47,7 @@ def test_blood_pressure_notes_in_plain_language() -> None:
     samples = series("systolic_mmhg", [150, 148, 146, 140, 134, 130]) + series(
         "diastolic_mmhg", [95, 94, 90, 88, 86, 84]
     )
-    notes = resident_notes("blood_pressure", summarise(samples), 30)
+    notes = resident_notes("blood_pressure", summarise(samples), 30, "en")
     assert notes[0] == (
         "Your average blood pressure over the last 30 days was 141/90 mmHg (6 readings), "
         "above the home target of 135/85 mmHg; please talk to your doctor or community "
@@ -60,7 +60,7 @@ def test_blood_pressure_notes_in_plain_language() -> None:
 
 def test_other_kinds_get_average_range_and_band() -> None:
     """Weight and glucose notes state average, range and the band share."""
-    notes = resident_notes("glucose", summarise(series("glucose_mmol_l", [5.0, 5.5, 7.5])), 7)
+    notes = resident_notes("glucose", summarise(series("glucose_mmol_l", [5.0, 5.5, 7.5])), 7, "en")
     assert notes[0] == (
         "Your average blood glucose was 6.0 mmol/L (3 readings, from 5.0 to 7.5). "
         "67% of readings were in the usual range (fasting 3.9-6.1 mmol/L)."
@@ -108,7 +108,7 @@ def test_behaviour_change_counts_residents_moving_toward_target() -> None:
 
 def test_summary_rows_are_formatted_for_people() -> None:
     """Rows use plain names with units, one decimal, and a dash for missing values."""
-    [row] = summary_rows(summarise(series("weight_kg", [70.0, 69.5])))
+    [row] = summary_rows(summarise(series("weight_kg", [70.0, 69.5])), "en")
     assert row == {
         "name": "weight (kg)",
         "count": "2",

@@ -19,6 +19,7 @@ from storage.points import (
     WindowAggregate,
     alert_to_point,
     from_ms,
+    reading_line,
     time_ms,
     to_point,
     window_to_point,
@@ -118,6 +119,22 @@ def test_series_are_summarised_and_labels_skipped() -> None:
 def test_observation_without_numbers_gives_no_point() -> None:
     """An observation with only labels and flags writes nothing."""
     assert to_point(bp(values={"state": "settling"})) is None
+    assert reading_line(bp(values={"state": "settling"})) is None
+
+
+def test_fast_reading_line_equals_the_point_line() -> None:
+    """reading_line writes exactly what to_point(...).to_line() writes, for every kind."""
+    observations = simulate_station(residents=6, days=5, seed=3).observations
+    observations += [
+        bp(),
+        bp(values={"a1": 1, "a": 2.5, "a_b": [1.0, 2.0], "b": True, "c": None, "d": "x"}),
+        bp(values={"rr_intervals_s": [0.8, 0.84, 0.82], "heart_rate_bpm": 72}),
+        bp(values={"rr_intervals_s": [], "heart_rate_bpm": 1e-7, "big_count": 10**15}),
+    ]
+    assert len({o.kind for o in observations}) >= 4
+    for observation in observations:
+        point = to_point(observation)
+        assert reading_line(observation) == (None if point is None else point.to_line())
 
 
 def test_window_point_is_stamped_with_window_start() -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 from click.testing import CliRunner
 
 from carepulse.cli import main
+from storage.cli import _acknowledgements
+from storage.errors import CaseStoreError
 
 
 def test_commands_are_registered() -> None:
@@ -25,3 +31,20 @@ def test_resident_report_wants_a_pseudonym() -> None:
     result = CliRunner().invoke(main, ["report", "resident", "Wang-Fang", "--days", "7"])
     assert result.exit_code == 1
     assert "pseudonym" in result.output
+
+
+async def test_an_unreadable_default_alert_store_is_noted_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --alert-db a missing store becomes a note; with --alert-db it is an error."""
+    missing = f"sqlite:///{tmp_path / 'none.sqlite3'}"
+    monkeypatch.setenv("CAREPULSE_DATABASE_URL", missing)
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    until = since + timedelta(days=7)
+    rows, problem = await _acknowledgements(None, "st-001", since, until)
+    assert rows is None
+    assert problem is not None
+    assert "no alert case store" in problem
+    assert "time to acknowledge left out" in capsys.readouterr().err
+    with pytest.raises(CaseStoreError):
+        await _acknowledgements(missing, "st-001", since, until)

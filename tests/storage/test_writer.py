@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -15,7 +16,7 @@ from storage.errors import (
     WriteAttemptError,
     WriterClosedError,
 )
-from storage.writer import BucketWriter
+from storage.writer import BucketWriter, WriteTransport, point_identity
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Sleeps:
 
 
 def writer(
-    transport: FakeTransport, sleeps: Sleeps | None = None, **options: object
+    transport: WriteTransport, sleeps: Sleeps | None = None, **options: object
 ) -> BucketWriter:
     settings: dict[str, object] = {
         "batch_size": 10,
@@ -188,3 +189,118 @@ def test_batch_size_must_fit_the_buffer() -> None:
     """max_buffer below batch_size is a configuration mistake."""
     with pytest.raises(ValueError, match="batch_size"):
         BucketWriter("b", FakeTransport(), batch_size=10, max_buffer=5)
+
+
+@dataclass
+class HeldTransport:
+    """Holds every request until the test releases it; records what is in flight."""
+
+    calls: list[tuple[list[str], asyncio.Event]] = field(default_factory=list)
+    landed: list[list[str]] = field(default_factory=list)
+    refuse: int | None = None
+
+    async def write(self, bucket: str, body: bytes, *, gzipped: bool) -> None:
+        lines = (gzip.decompress(body) if gzipped else body).decode().split("\n")
+        release = asyncio.Event()
+        self.calls.append((lines, release))
+        await release.wait()
+        if self.refuse is not None:
+            msg = "no"
+            raise WriteAttemptError(msg, status=self.refuse)
+        self.landed.append(lines)
+
+    def release(self, index: int) -> None:
+        self.calls[index][1].set()
+
+
+async def _until(condition: Callable[[], bool], limit: float = 2.0) -> None:
+    for _ in range(int(limit / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    msg = "condition not reached"
+    raise AssertionError(msg)
+
+
+async def test_unrelated_batches_are_in_flight_together() -> None:
+    """With max_in_flight=2, a second batch goes out while the first is still waiting."""
+    transport = HeldTransport()
+    w = writer(transport, max_in_flight=2)
+    await w.put(LINES[:30])
+    await _until(lambda: len(transport.calls) == 2)
+    await asyncio.sleep(0.05)
+    assert len(transport.calls) == 2  # the third waits for a free slot
+    transport.release(1)
+    await _until(lambda: len(transport.calls) == 3)
+    transport.release(0)
+    transport.release(2)
+    await w.flush()
+    await w.aclose()
+    assert sorted(line for body in transport.landed for line in body) == sorted(LINES[:30])
+    assert w.metrics().written == 30
+
+
+async def test_a_point_in_flight_is_never_overtaken_by_its_update() -> None:
+    """A batch that holds a newer value of a point in flight waits until that one lands."""
+    transport = HeldTransport()
+    w = writer(transport, max_in_flight=3)
+    first = [f"window,subject=s{i} v_mean={i}.0 1000" for i in range(10)]
+    update = ["window,subject=s0 v_mean=99.0 1000"] + [f"m v={i}.0 {i}" for i in range(9)]
+    await w.put(first)
+    await w.put(update)
+    await _until(lambda: len(transport.calls) == 1)
+    await asyncio.sleep(0.05)
+    assert len(transport.calls) == 1  # the update of s0 at 1000 waits
+    transport.release(0)
+    await _until(lambda: len(transport.calls) == 2)
+    transport.release(1)
+    await w.flush()
+    await w.aclose()
+    assert transport.landed == [first, update]
+
+
+def test_point_identity_is_series_and_time() -> None:
+    """Two values of the same point share an identity; another time or tag does not."""
+    a = "window,kind=steps,subject=s1 steps_mean=1.0 1000"
+    same = "window,kind=steps,subject=s1 steps_mean=2.0,x=1.0 1000"
+    assert point_identity(a) == point_identity(same)
+    assert point_identity(a) != point_identity("window,kind=steps,subject=s1 steps_mean=1.0 2000")
+    assert point_identity(a) != point_identity("window,kind=steps,subject=s2 steps_mean=1.0 1000")
+
+
+async def test_flush_waits_for_an_older_batch_that_lands_last() -> None:
+    """Batches may land out of order; flush returns only when every earlier line is written."""
+    transport = HeldTransport()
+    w = writer(transport, max_in_flight=2)
+    await w.put(LINES[:20])
+    await _until(lambda: len(transport.calls) == 2)
+    flushing = asyncio.create_task(w.flush())
+    transport.release(1)  # the newer batch lands first
+    await asyncio.sleep(0.05)
+    assert not flushing.done()
+    transport.release(0)
+    await asyncio.wait_for(flushing, 2)
+    await w.aclose()
+    assert transport.landed == [LINES[10:20], LINES[:10]]
+
+
+async def test_a_stop_with_batches_in_flight_keeps_every_line_in_order() -> None:
+    """Both batches in flight are refused: all lines are back in the buffer, oldest first."""
+    transport = HeldTransport(refuse=401)
+    w = writer(transport, max_in_flight=2)
+    await w.put(LINES[:25])
+    await _until(lambda: len(transport.calls) == 2)
+    transport.release(1)
+    transport.release(0)
+    with pytest.raises(InfluxAuthError):
+        await w.flush()
+    await _until(lambda: len(w._lines) == 25)  # the buffer itself is the point
+    assert list(w._lines) == LINES[:25]
+    assert w.metrics().buffer_depth == 25
+    await w.aclose()
+
+
+def test_max_in_flight_must_be_positive() -> None:
+    """Zero requests in flight would never write anything."""
+    with pytest.raises(ValueError, match="max_in_flight"):
+        BucketWriter("b", FakeTransport(), max_in_flight=0)

@@ -105,3 +105,14 @@ def test_parse_ranges_overrides_and_refuses_nonsense() -> None:
     assert ranges["weight_kg"] == DEFAULT_RANGES["weight_kg"]
     with pytest.raises(ValueError, match="heart_rate_bpm"):
         parse_ranges({"heart_rate_bpm": [300, 20]})
+
+
+@pytest.mark.parametrize("value", ["70", True])
+def test_text_or_a_flag_under_a_ranged_name_is_rejected(
+    make_obs: MakeObservation, value: object
+) -> None:
+    """A ranged value must be a number: text written straight onto the topic is named."""
+    verdict = check_values(make_obs("weight", {"weight_kg": value}))
+    assert verdict is not None
+    assert verdict.field == "values.weight_kg"
+    assert "expected a number" in verdict.reason
