@@ -149,7 +149,16 @@ async def bench(
     command = [sys.executable]
     if profile is not None:
         command += ["-m", "cProfile", "-o", str(profile)]
-    command += ["-m", "stream", "--datadir", str(workdir), "worker", "--loglevel", "warn"]
+    command += [
+        "-m",
+        "stream",
+        "--datadir",
+        str(workdir),
+        "worker",
+        "--without-web",
+        "--loglevel",
+        "warn",
+    ]
     log = (workdir / "worker.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         command, env=env, stdout=log, stderr=subprocess.STDOUT

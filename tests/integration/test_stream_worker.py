@@ -62,6 +62,7 @@ class Worker:
                     "--datadir",
                     str(self.tmp / "faust"),
                     "worker",
+                    "--without-web",  # Faust's CLI serves 6066 otherwise; tests need no page
                     "--loglevel",
                     "warn",
                 ],
