@@ -87,6 +87,18 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     sink_batch_size: int = Field(default=2000, ge=1)
     sink_batch_timeout_ms: int = Field(default=500, ge=1)
     sink_max_backoff_s: float = Field(default=30.0, gt=0)
+    sink_skip_windows: str = Field(
+        default="1m",
+        description=(
+            "Window sizes sent on the metrics topic but not stored (comma list; empty: store "
+            "all). A spot reading is alone in its minute, so its 1-minute window repeats it."
+        ),
+    )
+
+    @property
+    def skipped_windows(self) -> frozenset[str]:
+        """``sink_skip_windows`` as a set of window labels."""
+        return frozenset(w.strip() for w in self.sink_skip_windows.split(",") if w.strip())
 
     @property
     def utc_offset_s(self) -> float:

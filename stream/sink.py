@@ -91,6 +91,7 @@ class StorageSink:
         batch_size: records per batch at most.
         batch_timeout_ms: how long a poll waits for records.
         max_backoff_s: the longest wait between two write attempts.
+        skip_windows: window labels of the metrics topic that are not stored.
     """
 
     source: RecordSource
@@ -99,6 +100,8 @@ class StorageSink:
     batch_size: int = 2000
     batch_timeout_ms: int = 500
     max_backoff_s: float = 30.0
+    #: window labels of the metrics topic not stored (see ``sink_skip_windows``)
+    skip_windows: frozenset[str] = frozenset()
     stats: SinkStats = field(default_factory=SinkStats)
     on_batch: Callable[[SinkStats], None] | None = None
 
@@ -107,8 +110,10 @@ class StorageSink:
         points = []
         for record in records:
             try:
-                convert = reading_point if record.topic == self.valid_topic else metric_point
-                point = convert(record.value)
+                if record.topic == self.valid_topic:
+                    point = reading_point(record.value)
+                else:
+                    point = metric_point(record.value, self.skip_windows)
             except (ValueError, KeyError, TypeError):
                 logger.exception(
                     "sink: unreadable record %s[%s]@%s",
@@ -245,6 +250,7 @@ async def run_sink(settings: Any) -> None:
             batch_size=settings.sink_batch_size,
             batch_timeout_ms=settings.sink_batch_timeout_ms,
             max_backoff_s=settings.sink_max_backoff_s,
+            skip_windows=settings.skipped_windows,
         )
         logger.info(
             "sink: %s and %s to InfluxDB buckets %s and %s",

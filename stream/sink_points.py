@@ -53,9 +53,14 @@ def reading_point(raw: bytes) -> SinkPoint | None:
     return SinkPoint(READINGS, replace(point, time_ms=math.floor(item.event_time * 1000)).to_line())
 
 
-def metric_point(raw: bytes) -> SinkPoint | None:
-    """The ``window`` point of a ``metrics`` message (``None``: nothing numeric yet)."""
+def metric_point(raw: bytes, skip: frozenset[str] = frozenset()) -> SinkPoint | None:
+    """The ``window`` point of a ``metrics`` message.
+
+    ``None`` when there is nothing numeric yet, or the message's window is in ``skip``.
+    """
     data = json.loads(raw)
+    if data.get("window") in skip:
+        return None
     stats: dict[str, Stats] = {}
     extra: dict[str, float] = {}
     for name, value in data["values"].items():

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from stream.config import StreamSettings
 from stream.messages import Valid, metric_message
 from stream.sink import StorageSink, backoff_delay
 from stream.sink_points import METRICS, READINGS, SinkPoint, metric_point, reading_point
@@ -174,3 +175,25 @@ def test_metric_point_upserts_on_window_start() -> None:
     )
     assert day is not None
     assert "window=1d" in day.line
+
+
+def test_skipped_windows_are_not_stored_and_the_default_skips_minutes() -> None:
+    """A 1-minute window (a spot reading repeated) is left out; an hour window is kept."""
+    raw = metric_message(
+        metric="window",
+        station_id="st-001",
+        subject_id="0123456789abcdef0123456789abcdef",
+        kind="heart_rate",
+        window="1m",
+        start=T0.timestamp(),
+        end=T0.timestamp() + 60,
+        values={"heart_rate_bpm": {"count": 1, "min": 70.0, "max": 70.0, "mean": 70.0}},
+        updated_at=T0.timestamp(),
+    )
+    skip = StreamSettings.load().skipped_windows
+    assert skip == frozenset({"1m"})
+    assert metric_point(raw, skip) is None
+    assert metric_point(raw) is not None
+    hour = raw.replace(b'"window":"1m"', b'"window":"1h"')
+    assert metric_point(hour, skip) is not None
+    assert StreamSettings.load(sink_skip_windows="").skipped_windows == frozenset()
