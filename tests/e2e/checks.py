@@ -294,11 +294,9 @@ class Expectation:
 
 @dataclass
 class Verdict:
-    """The final state of a run and what was wrong with it."""
+    """The final state of a correct run, and its counts for the test's log."""
 
     evidence: Evidence
-    problems: list[str]
-    waited_s: float
     summary: dict[str, Any]
 
 
@@ -341,7 +339,7 @@ async def verify(pipeline: Pipeline, ledger: Ledger, timeout_s: float = 180.0) -
         "arrived_after_s": round(arrived_s, 1),
     }
     assert not problems, "\n".join(problems) + f"\n{summary}\n" + pipeline.logs()
-    return Verdict(evidence, problems, arrived_s, summary)
+    return Verdict(evidence, summary)
 
 
 async def wait_quiet(pipeline: Pipeline, timeout_s: float) -> None:

@@ -405,7 +405,6 @@ class Pipeline:
             async with asyncio.timeout(timeout_s):
                 while True:
                     self.check_alive()
-                    assert self.traffic.mqtt is not None
                     await self.traffic.mqtt.publish(topic, b'{"hex": "probe"}')
                     batch = await consumer.getmany(timeout_ms=1000)
                     letters = [json.loads(r.value or b"{}") for rs in batch.values() for r in rs]

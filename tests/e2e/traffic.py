@@ -193,9 +193,9 @@ class Ledger:
         """The readings the gateway acknowledged."""
         return [s for s in self.entries if s.acked]
 
-    def count(self, phase: Phase, *, acked: bool = True) -> int:
-        """Readings of ``phase`` (acknowledged ones by default)."""
-        return sum(1 for s in self.entries if s.phase is phase and (s.acked or not acked))
+    def count(self, phase: Phase) -> int:
+        """Acknowledged readings of ``phase``."""
+        return sum(1 for s in self.entries if s.phase is phase and s.acked)
 
     def crises(self) -> list[Sent]:
         """The crisis readings."""
@@ -226,10 +226,9 @@ class Traffic:
         station: Station,
         ingest: Ingest,
         *,
-        mqtt: MqttPublisher | None,
+        mqtt: MqttPublisher,
         ble: dict[str, BloodPressureMonitor],
         rate: float = 8.0,
-        start: datetime | None = None,
     ) -> None:
         self.station = station
         self.ingest = ingest
@@ -240,7 +239,7 @@ class Traffic:
         self.phase = Phase.BEFORE
         # Device clocks count from half an hour ago, one second per reading of a device:
         # every reading has its own time (its own InfluxDB point) and none is in the future.
-        self._t0 = (start or datetime.now(UTC)).replace(microsecond=0) - timedelta(minutes=30)
+        self._t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
         self._count: dict[str, int] = {}
         self._crises: list[tuple[DeviceSpec, Phase]] = []
         self._task: asyncio.Task[None] | None = None
@@ -325,12 +324,13 @@ class Traffic:
         at = self._t0 + timedelta(seconds=k)
         if device.crisis is not None:  # a crisis is measured now: the queue shows it as new
             at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-        if device.door is Door.MQTT:
-            return await self._send_mqtt(device, k, at, phase)
-        return await self._send_ble(device, k, at, phase)
-
-    async def _send_mqtt(self, device: DeviceSpec, k: int, at: datetime, phase: Phase) -> Sent:
+        # Device clocks carry no zone: the station's local time, as a real device sends it.
         local = at.astimezone(self.ingest.registry.timezone).replace(tzinfo=None)
+        if device.door is Door.MQTT:
+            return await self._send_mqtt(device, k, local, phase)
+        return await self._send_ble(device, k, local, phase)
+
+    async def _send_mqtt(self, device: DeviceSpec, k: int, local: datetime, phase: Phase) -> Sent:
         if device.kind == "scale":
             fields = {"weight_kg": round(58.0 + k % 5 * 0.1, 1), "timestamp": local.isoformat()}
             payload = json.dumps(fields).encode()
@@ -354,7 +354,6 @@ class Traffic:
             )
         sent = Sent(_accepted(outcome, device), device, phase)
         self.ledger.entries.append(sent)
-        assert self.mqtt is not None
         try:
             await self.mqtt.publish(device.topic, payload)
         except BrokerUnavailableError:
@@ -363,8 +362,7 @@ class Traffic:
             sent.acked = True
         return sent
 
-    async def _send_ble(self, device: DeviceSpec, k: int, at: datetime, phase: Phase) -> Sent:
-        local = at.astimezone(self.ingest.registry.timezone).replace(tzinfo=None)
+    async def _send_ble(self, device: DeviceSpec, k: int, local: datetime, phase: Phase) -> Sent:
         measurement = _bp(device, k, local)
         outcome = self.ingest.payload(
             device.id,
