@@ -125,7 +125,7 @@ async def test_gateway_killed_and_restarted(e2e_stack: StackSettings, tmp_path: 
 
 
 @pytest.mark.xfail(
-    strict=False,  # it fails in about one run in four; a strict xfail would fail at random
+    strict=False,  # it fails in about one run in five; a strict xfail would fail at random
     raises=AssertionError,
     reason=(
         "stream worker bug: after SIGKILL and restart, the new Faust worker sometimes stops "
