@@ -41,7 +41,16 @@ async def test_faust_agent_round_trip(kafka: StackSettings, unique: str, tmp_pat
     )
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
-        [sys.executable, str(APP), "--datadir", str(tmp_path), "worker", "--loglevel", "warn"],
+        [
+            sys.executable,
+            str(APP),
+            "--datadir",
+            str(tmp_path),
+            "worker",
+            "--without-web",
+            "--loglevel",
+            "warn",
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
