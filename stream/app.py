@@ -18,10 +18,10 @@ The **pipeline** agent folds each observation into in-memory state (dedup, windo
 the per-resident record) and queues its alerts at once. What else the observations
 changed is coalesced and flushed every ``flush_interval_s``: each changed table key's
 changelog record **once per flush**, each changed window's ``metrics`` message once per
-flush, dead letters and the forwards for the sink. Once Kafka acknowledged all of it (and
-the alerts), the flushed observations are acked, so a committed offset never runs ahead
-of its effects (at least once); the source watermarks in every aggregate make the replay
-after a crash idempotent.
+flush, dead letters and the forwards for the sink. Events are acked as usual, but every
+Faust commit first writes what is pending and waits for Kafka (a hook on the producer's
+flush), so a committed offset never runs ahead of its effects (at least once); the
+source watermarks in every aggregate make the replay after a crash idempotent.
 
 Every agent runs with ``concurrency=1`` (faust-streaming #606: with more, a crash can
 commit past an in-flight message). docs/stream.md explains each choice and the figures.
