@@ -18,10 +18,10 @@ The **pipeline** agent folds each observation into in-memory state (dedup, windo
 the per-resident record) and queues its alerts at once. What else the observations
 changed is coalesced and flushed every ``flush_interval_s``: each changed table key's
 changelog record **once per flush**, each changed window's ``metrics`` message once per
-flush, dead letters and the forwards for the sink. Once Kafka acknowledged all of it (and
-the alerts), the flushed observations are acked, so a committed offset never runs ahead
-of its effects (at least once); the source watermarks in every aggregate make the replay
-after a crash idempotent.
+flush, dead letters and the forwards for the sink. Events are acked as usual, but every
+Faust commit first writes what is pending and waits for Kafka (a hook on the producer's
+flush), so a committed offset never runs ahead of its effects (at least once); the
+source watermarks in every aggregate make the replay after a crash idempotent.
 
 Every agent runs with ``concurrency=1`` (faust-streaming #606: with more, a crash can
 commit past an in-flight message). docs/stream.md explains each choice and the figures.
@@ -663,7 +663,8 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
     # acked yet). A flush swaps in a fresh Pending, so the pipeline goes on meanwhile.
     pending = Pending()
     flushing: list[asyncio.Task[None]] = []
-    acker: list[Any] = []  # the pipeline's no-ack stream, once the agent runs
+    acker: list[Any] = []  # the pipeline's stream, once the agent runs
+    broken: list[BaseException] = []  # a failed flush: no commit may follow
 
     def process(events: list[Any], batch: Batch | None = None) -> tuple[list[Record], list[str]]:
         """Fold ``events`` into ``batch``; returns the alerts to send now and each outcome."""
@@ -694,10 +695,10 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         return [record for part in slices(batch) for record in part]
 
     async def flush_pending() -> None:
-        """Send what the pending events changed, wait for Kafka, then ack the events.
+        """Send what the pending events changed and wait until Kafka has all of it.
 
         The records are built and queued a slice at a time, letting the pipeline process
-        (and alert on) new batches in between; those go to the next Pending.
+        (and alert on) new observations in between; those go to the next Pending.
         """
         nonlocal pending
         done, pending = pending, Pending()
@@ -709,14 +710,12 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
             if futures:
                 await asyncio.gather(*futures)
         except Exception as exc:
-            # Never ack what was not written: stop the worker; the next one reads the
-            # unacked observations again (at least once; the watermarks make it safe).
+            # Never commit what was not written: stop the worker (the commit's producer
+            # flush fails with it); the next one reads the uncommitted observations again.
             logger.critical("pipeline: flush failed (%s); stopping the worker", exc)
+            broken.append(exc)
             await app.crash(exc)
             raise
-        # Only now, with every effect acknowledged by Kafka, may offsets move on.
-        for event in done.events:
-            await acker[0].ack(event)
 
     def flush_due() -> bool:
         return bool(pending.events) and (
@@ -743,9 +742,14 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
                 await flushing[0]
 
     async def flush_all() -> None:
-        """Write and ack everything pending now (a flush already running first)."""
+        """Write everything pending now (a flush already running first).
+
+        Raises the failure of an earlier flush: the commit that calls this must not go on.
+        """
         if flushing and not flushing[0].done():
             await flushing[0]
+        if broken:
+            raise broken[0]
         if acker and pending.events:
             await flush_pending()
 
@@ -760,17 +764,33 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode's stub wants signal=
 
+    def hook_commit() -> None:
+        """Make every commit write the pending effects first.
+
+        Faust commits acked offsets every ``commit_interval`` (and on stop and rebalance),
+        after computing them and after ``producer.flush()``. Flushing the pipeline's
+        pending records inside that flush means a committed offset never runs ahead of an
+        effect not yet in Kafka, while events are acked as usual, as soon as processed.
+        """
+        producer: Any = app.producer
+        if getattr(producer, "_carepulse_hooked", False):
+            return
+        original = producer.flush
+
+        async def flush_with_pending() -> None:
+            await flush_all()
+            await original()
+
+        producer.flush = flush_with_pending
+        producer._carepulse_hooked = True
+
     @app.agent(readings, concurrency=1, name="pipeline")
     async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
-        # A stream whose acks are all ours (Faust acks nothing by itself: not the event in
-        # flight when the agent stops, which once lost an observation on SIGTERM).
-        root: Any = stream  # noack is not in faust's StreamT stubs
-        batches = root.noack()
-        acker[:] = [batches]
-        async for event in batches.events():
+        hook_commit()
+        acker[:] = [stream]
+        async for event in stream.events():
             # Alerts go out at once; windows, changelogs and forwards are coalesced over
-            # flush_interval_s. The event joins the Pending current *after* its alerts were
-            # queued, so it is acked only once its alerts and effects are written.
+            # flush_interval_s and written at the latest by the next commit (hook_commit).
             alerts, results = process([event], pending.batch)
             futures = await outbox.queue(alerts) if alerts else []
             if not pending.events:

@@ -68,7 +68,8 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     watchdog_interval_s: float = Field(default=300.0, gt=0)
     # Throughput: alerts leave with their observation; windows (metrics messages), table
     # changelogs and the sink's forwards are coalesced over flush_interval_s (or
-    # flush_max_events), and the observations are acked only once those are written.
+    # flush_max_events), and at the latest by the next commit, which writes them before
+    # it commits the offsets.
     # 0 flushes after every observation.
     flush_interval_s: float = Field(default=0.25, ge=0)
     flush_max_events: int = Field(default=20_000, ge=1)
