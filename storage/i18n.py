@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-#: The same languages and default as the alert service (a test holds them equal).
-LANGUAGES: Final = ("zh", "en")
-DEFAULT_LANGUAGE: Final = "zh"
+from carepulse.i18n import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from carepulse.i18n import LANGUAGES as LANGUAGES
+from carepulse.i18n import lookup
 
 #: key -> {language -> text}
 MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
@@ -261,11 +261,7 @@ MESSAGES: Final[Mapping[str, Mapping[str, str]]] = {
 
 def translate(key: str, language: str, **values: object) -> str:
     """The text of ``key`` in ``language`` (falls back to Chinese, then to the key itself)."""
-    entry = MESSAGES.get(key)
-    if entry is None:
-        return key
-    text = entry.get(language) or entry[DEFAULT_LANGUAGE]
-    return text.format(**values) if values else text
+    return lookup(MESSAGES, key, language, **values)
 
 
 def check_language(language: str) -> str:
