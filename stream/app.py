@@ -238,11 +238,17 @@ class Batch:
 
 @dataclass(slots=True)
 class Pending:
-    """Observations taken but not flushed: their effects, their events, their alerts' futures."""
+    """Observations taken but not flushed: their effects, their events, their alerts' sends.
+
+    An event joins ``events`` in the same step that folds it into ``batch`` (no ``await``
+    in between), and its alerts are handed to a task recorded in ``sends`` in that step
+    too: whatever interrupts the pipeline afterwards, the flush that a commit runs sees
+    the event's effects and waits for its alerts.
+    """
 
     batch: Batch = field(default_factory=Batch)
     events: list[Any] = field(default_factory=list)
-    futures: list[asyncio.Future[Any]] = field(default_factory=list)
+    sends: list[asyncio.Future[list[asyncio.Future[Any]]]] = field(default_factory=list)
     since: float = 0.0
 
 
@@ -663,6 +669,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
     # acked yet). A flush swaps in a fresh Pending, so the pipeline goes on meanwhile.
     pending = Pending()
     flushing: list[asyncio.Task[None]] = []
+    last_send: list[asyncio.Future[list[asyncio.Future[Any]]]] = []  # alerts stay in order
     acker: list[Any] = []  # the pipeline's stream, once the agent runs
     broken: list[BaseException] = []  # a failed flush: no commit may follow
 
@@ -702,20 +709,38 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         """
         nonlocal pending
         done, pending = pending, Pending()
-        futures = list(done.futures)
+        futures: list[asyncio.Future[Any]] = []
         try:
+            for send in done.sends:
+                futures.extend(await send)
             for part in slices(done.batch):
                 futures.extend(await outbox.queue(part))
                 await asyncio.sleep(0)
             if futures:
                 await asyncio.gather(*futures)
-        except Exception as exc:
+        except BaseException as exc:
             # Never commit what was not written: stop the worker (the commit's producer
             # flush fails with it); the next one reads the uncommitted observations again.
-            logger.critical("pipeline: flush failed (%s); stopping the worker", exc)
-            broken.append(exc)
-            await app.crash(exc)
+            # A cancelled flush counts as failed: part of its batch may never be sent.
+            failure = exc if isinstance(exc, Exception) else RuntimeError(f"flush: {exc!r}")
+            logger.critical("pipeline: flush failed (%r); stopping the worker", exc)
+            broken.append(failure)
+            if isinstance(exc, Exception):
+                await app.crash(exc)
             raise
+
+    def send_alerts(alerts: list[Record]) -> asyncio.Future[list[asyncio.Future[Any]]]:
+        """Queue ``alerts`` in a task of their own, after the alerts queued before them."""
+        previous = last_send[0] if last_send else None
+
+        async def send() -> list[asyncio.Future[Any]]:
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])  # its failure is raised by its own flush
+            return await outbox.queue(alerts)
+
+        task = asyncio.ensure_future(send())
+        last_send[:] = [task]
+        return task
 
     def flush_due() -> bool:
         return bool(pending.events) and (
@@ -732,14 +757,16 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         if running is not None and (
             settings.flush_interval_s == 0 or len(pending.events) >= settings.flush_max_events
         ):
-            await running
+            # Shielded: stopping the agent (SIGTERM) must not cancel a flush half-way;
+            # the commit on stop waits for it instead.
+            await asyncio.shield(running)
 
     async def flush_if_due() -> None:
         """Timer: flush pending effects when no new batch came to do it."""
         if acker:
             await maybe_flush()
             if flushing:
-                await flushing[0]
+                await asyncio.shield(flushing[0])
 
     async def flush_all() -> None:
         """Write everything pending now (a flush already running first).
@@ -747,10 +774,10 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         Raises the failure of an earlier flush: the commit that calls this must not go on.
         """
         if flushing and not flushing[0].done():
-            await flushing[0]
+            await asyncio.shield(flushing[0])
         if broken:
             raise broken[0]
-        if acker and pending.events:
+        if acker and (pending.events or pending.sends):
             await flush_pending()
 
     async def on_revoked(sender: Any, *_: Any, **__: Any) -> None:
@@ -791,12 +818,16 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         async for event in stream.events():
             # Alerts go out at once; windows, changelogs and forwards are coalesced over
             # flush_interval_s and written at the latest by the next commit (hook_commit).
-            alerts, results = process([event], pending.batch)
-            futures = await outbox.queue(alerts) if alerts else []
-            if not pending.events:
-                pending.since = time.monotonic()
-            pending.events.append(event)
-            pending.futures.extend(futures)
+            # No await until the event, its effects and its alerts are all in `pending`:
+            # Faust acks an event even when the agent is stopped in the middle of it, so
+            # an effect not yet in `pending` at that moment would be committed unwritten.
+            current = pending
+            alerts, results = process([event], current.batch)
+            if not current.events:
+                current.since = time.monotonic()
+            current.events.append(event)
+            if alerts:
+                current.sends.append(send_alerts(alerts))
             await maybe_flush()
             yield results[0]
 

@@ -64,7 +64,7 @@ class Worker:
                     "worker",
                     "--without-web",  # Faust's CLI serves 6066 otherwise; tests need no page
                     "--loglevel",
-                    "warn",
+                    os.environ.get("CAREPULSE_TEST_WORKER_LOGLEVEL", "warn"),
                 ],
                 env=self.env,
                 stdout=log,

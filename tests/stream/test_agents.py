@@ -467,3 +467,36 @@ async def test_a_failed_flush_stops_the_worker_and_blocks_the_commit(
     # so the offsets stay where they were and the readings are read again after a restart.
     with pytest.raises(RuntimeError, match="broker gone"):
         await parts.agents["flush_all"]()
+
+
+async def test_an_agent_stopped_while_sending_an_alert_loses_no_effect(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """Faust acks the event an agent was stopped in; the commit must still write its effects.
+
+    The alert's send is held back (a full producer buffer) while the agent is stopped
+    (SIGTERM). The commit on stop flushes the pipeline: the reading's window, its resident
+    record and its alert must all be in it, or the committed offset would skip them.
+    """
+    async with built_app(tmp_path, clock, flush_interval_s=60.0) as parts:
+        alerts_topic = parts.outbox.names["alerts"]
+        gate = asyncio.Event()
+
+        async def send(topic: str, *_: Any) -> None:
+            if topic == alerts_topic:
+                await gate.wait()
+
+        parts.outbox.send = AsyncMock(side_effect=send)
+        crisis = make_obs("blood_pressure", {"systolic_mmhg": 186.0, "diastolic_mmhg": 112.0})
+        async with parts.agents["pipeline"].test_context() as agent:
+            await agent.put(crisis.to_json(), key=crisis.subject_id.encode(), wait=False)
+            await asyncio.sleep(0.2)
+            assert sent(parts, "metrics") == []
+        gate.set()
+        await parts.agents["flush_all"]()
+        assert [Alert.from_json(c["value"]).rule_id for c in sent(parts, "alerts")] == [
+            "bp.urgent_referral"
+        ]
+        assert [m["values"]["systolic_mmhg"]["count"] for m in windows_of(parts, "1m")] == [1]
+        residents = parts.tables["residents"].changelog_topic.get_topic_name()
+        assert len(sent(parts, residents)) == 1
