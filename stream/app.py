@@ -45,6 +45,7 @@ from carepulse.alert import Alert
 from carepulse.errors import ObservationError
 from carepulse.observation import Observation
 from stream.config import StreamSettings
+from stream.intake import IntakeOrder, ReadBack, Verdict, read_range
 from stream.messages import dead_letter, metric_message, valid_message
 from stream.metrics import (
     DAYS_KEPT,
@@ -107,6 +108,8 @@ class Counters:
     clock_suspect: int = 0
     late_dropped: int = 0
     replayed: int = 0
+    redelivered: int = 0
+    read_back: int = 0
     metrics_sent: int = 0
     alerts_sent: int = 0
     batches: int = 0
@@ -160,6 +163,7 @@ class StreamApp:
     agents: dict[str, Any]
     outbox: Outbox
     counters: Counters = field(default_factory=Counters)
+    intake: IntakeOrder = field(default_factory=IntakeOrder)
 
 
 def _now_utc(clock: Clock) -> datetime:
@@ -250,6 +254,9 @@ class Pending:
     events: list[Any] = field(default_factory=list)
     sends: list[asyncio.Future[list[asyncio.Future[Any]]]] = field(default_factory=list)
     since: float = 0.0
+    #: The next offset expected per partition when this batch closed: once it is written,
+    #: every reading before it is.
+    upto: dict[Any, int] = field(default_factory=dict)
 
 
 def changelog_record(table: Any, key: Any, partition: int) -> Record:
@@ -264,8 +271,18 @@ def changelog_record(table: Any, key: Any, partition: int) -> Record:
     )
 
 
-def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamApp:
-    """Build the Faust app, its topics, tables, agents and timers from ``settings``."""
+ReadRange = Callable[[str, str, int, int, int], Awaitable[list[ReadBack]]]
+"""``read(bootstrap, topic, partition, first, end)``: records ``[first, end)`` read back."""
+
+
+def create_app(
+    settings: StreamSettings, *, clock: Clock = time.time, read_back: ReadRange = read_range
+) -> StreamApp:
+    """Build the Faust app, its topics, tables, agents and timers from ``settings``.
+
+    ``read_back`` reads records the consumer skipped (:mod:`stream.intake`); tests pass
+    their own.
+    """
     settings.check_store()
     rules = settings.load_rules()
     residents = settings.load_residents(rules)
@@ -670,6 +687,9 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
     pending = Pending()
     flushing: list[asyncio.Task[None]] = []
     last_send: list[asyncio.Future[list[asyncio.Future[Any]]]] = []  # alerts stay in order
+    intake = IntakeOrder()
+    # Per readings partition: the offset before which every reading's effects are written.
+    written: dict[Any, int] = {}
     acker: list[Any] = []  # the pipeline's stream, once the agent runs
     broken: list[BaseException] = []  # a failed flush: no commit may follow
 
@@ -709,6 +729,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         """
         nonlocal pending
         done, pending = pending, Pending()
+        done.upto = dict(intake.expected)
         futures: list[asyncio.Future[Any]] = []
         try:
             for send in done.sends:
@@ -718,6 +739,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
                 await asyncio.sleep(0)
             if futures:
                 await asyncio.gather(*futures)
+            written.update(done.upto)
         except BaseException as exc:
             # Never commit what was not written: stop the worker (the commit's producer
             # flush fails with it); the next one reads the uncommitted observations again.
@@ -788,6 +810,8 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         the unacked readings again and skips what the watermarks say is applied.)
         """
         await flush_all()
+        intake.reset()
+        written.clear()
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode's stub wants signal=
 
@@ -810,6 +834,70 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
 
         producer.flush = flush_with_pending
         producer._carepulse_hooked = True
+        consumer: Any = app.consumer
+        commit = consumer._commit
+
+        async def commit_written(offsets: Any) -> Any:
+            return await commit(clamp_commit(offsets))
+
+        consumer._commit = commit_written
+
+    def clamp_commit(offsets: dict[Any, int]) -> dict[Any, int]:
+        """Never commit a readings partition past the readings whose effects are written.
+
+        Faust computes the offsets from acked events; every event the pipeline acks was
+        taken and its effects flushed just before (the flush hook), so this changes
+        nothing, unless Faust acked an event the pipeline never took. It has been seen to
+        commit past a message it never delivered (its gap check is off by one).
+        """
+        clamped = dict(offsets)
+        for tp, offset in offsets.items():
+            limit = written.get(tp)
+            if tp.topic == names.readings and limit is not None and offset > limit:
+                logger.warning(
+                    "pipeline: commit of %s[%d] held at %d (Faust asked for %d)",
+                    tp.topic,
+                    tp.partition,
+                    limit,
+                    offset,
+                )
+                clamped[tp] = limit
+        return clamped
+
+    def committed_offset(tp: Any) -> int | None:
+        """Where the consumer started ``tp`` (Faust's record of the committed offset)."""
+        committed = getattr(app.consumer, "_committed_offset", {})
+        value = committed.get(tp)
+        return value if isinstance(value, int) else None
+
+    async def read_skipped(tp: Any, first: int, end: int) -> list[ReadBack]:
+        """The records ``[first, end)`` of ``tp`` that the consumer skipped, read back."""
+        logger.warning(
+            "pipeline: the consumer skipped %s[%d] offsets %d..%d; reading them back",
+            tp.topic,
+            tp.partition,
+            first,
+            end - 1,
+        )
+        records = await read_back(settings.kafka_bootstrap, tp.topic, tp.partition, first, end)
+        counters.read_back += len(records)
+        # Faust never saw these offsets: let its commit move past them.
+        add_gap = getattr(app.consumer, "_add_gap", None)
+        if add_gap is not None:
+            await add_gap(tp, first, end - 1)
+        return records
+
+    def take(event: Any) -> list[str]:
+        """Fold one event into the pending batch (its alerts leave in a task); its outcome."""
+        current = pending
+        alerts, results = process([event], current.batch)
+        if not current.events:
+            current.since = time.monotonic()
+        current.events.append(event)
+        if alerts:
+            current.sends.append(send_alerts(alerts))
+        intake.taken(event.message.tp, event.message.offset)
+        return results
 
     @app.agent(readings, concurrency=1, name="pipeline")
     async def pipeline(stream: faust.StreamT[bytes]) -> AsyncIterator[str]:
@@ -818,16 +906,19 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         async for event in stream.events():
             # Alerts go out at once; windows, changelogs and forwards are coalesced over
             # flush_interval_s and written at the latest by the next commit (hook_commit).
-            # No await until the event, its effects and its alerts are all in `pending`:
-            # Faust acks an event even when the agent is stopped in the middle of it, so
-            # an effect not yet in `pending` at that moment would be committed unwritten.
-            current = pending
-            alerts, results = process([event], current.batch)
-            if not current.events:
-                current.since = time.monotonic()
-            current.events.append(event)
-            if alerts:
-                current.sends.append(send_alerts(alerts))
+            # No await until the event, its effects and its alerts are all in `pending`
+            # (take): Faust acks an event even when the agent is stopped in the middle of
+            # it, so an effect not yet pending at that moment would be committed unwritten.
+            message = event.message
+            check = intake.check(message.tp, message.offset, committed_offset(message.tp))
+            if check.verdict is Verdict.AGAIN:
+                counters.redelivered += 1
+                yield "redelivered"
+                continue
+            if check.verdict is Verdict.GAP:
+                for record in await read_skipped(message.tp, check.missing_from, message.offset):
+                    take(record)
+            results = take(event)
             await maybe_flush()
             yield results[0]
 
@@ -1023,6 +1114,7 @@ def create_app(settings: StreamSettings, *, clock: Clock = time.time) -> StreamA
         },
         outbox=outbox,
         counters=counters,
+        intake=intake,
     )
 
 

@@ -16,6 +16,7 @@ from carepulse.alert import Alert, Category, Status
 from carepulse.observation import Observation
 from stream.app import StreamApp, create_app
 from stream.config import StreamSettings
+from stream.intake import ReadBack, RecordPosition
 from stream.messages import Valid
 from tests.stream.factories import T0, MakeObservation
 
@@ -38,7 +39,9 @@ def clock() -> Clock:
 
 
 @asynccontextmanager
-async def built_app(tmp_path: Any, clock: Clock, **overrides: Any) -> AsyncIterator[StreamApp]:
+async def built_app(
+    tmp_path: Any, clock: Clock, read_back: Any = None, **overrides: Any
+) -> AsyncIterator[StreamApp]:
     settings = StreamSettings(
         app_id="carepulse-test",
         store="memory://",
@@ -47,7 +50,11 @@ async def built_app(tmp_path: Any, clock: Clock, **overrides: Any) -> AsyncItera
         datadir=tmp_path,
         **{"flush_interval_s": 0, **overrides},  # 0: every batch flushed at once
     )
-    built = create_app(settings, clock=clock)
+    built = (
+        create_app(settings, clock=clock)
+        if read_back is None
+        else create_app(settings, clock=clock, read_back=read_back)
+    )
     app = built.app
     app.loop = asyncio.get_running_loop()
     app.finalize()
@@ -138,7 +145,8 @@ async def test_duplicate_dropped_but_own_replay_forwarded(
     async with parts.agents["pipeline"].test_context() as agent:
         await agent.put(obs.to_json())
         await agent.put(obs.to_json())
-        agent.sent_offset = 0  # the consumer re-reads offset 0 after a crash
+        parts.intake.reset()  # partitions reassigned after a crash: offset 0 read again
+        agent.sent_offset = 0
         await agent.put(obs.to_json())
         assert list(agent.results.values()) == ["forwarded", "duplicate", "replayed"]
     assert [Valid.from_json(c["value"]).src_offset for c in sent(parts, "valid")] == [0, 0]
@@ -236,8 +244,9 @@ async def test_replayed_reading_is_not_counted_twice(
     """A reading re-forwarded with the same source offset is re-emitted, not re-counted."""
     obs = make_obs("glucose")
     async with parts.agents["pipeline"].test_context() as agent:
-        for _ in range(2):
-            await put(agent, obs, offset=7)
+        await put(agent, obs, offset=7)
+        parts.intake.reset()  # partitions reassigned: offset 7 read again
+        await put(agent, obs, offset=7)
         assert list(agent.results.values()) == ["forwarded", "replayed"]
     counts = [m["values"]["glucose_mmol_l"]["count"] for m in windows_of(parts, "1h")]
     assert counts == [1, 1]
@@ -266,6 +275,7 @@ async def test_risk_agent_raises_and_replays_alerts(
     obs = make_obs("blood_pressure", {"systolic_mmhg": 186.0, "diastolic_mmhg": 112.0})
     async with parts.agents["pipeline"].test_context() as agent:
         await put(agent, obs, offset=3)
+        parts.intake.reset()  # read again by the next owner of the partition
         await put(agent, obs, offset=3)
     alerts = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
     assert [a.rule_id for a in alerts] == ["bp.urgent_referral", "bp.urgent_referral"]
@@ -500,3 +510,40 @@ async def test_an_agent_stopped_while_sending_an_alert_loses_no_effect(
         assert [m["values"]["systolic_mmhg"]["count"] for m in windows_of(parts, "1m")] == [1]
         residents = parts.tables["residents"].changelog_topic.get_topic_name()
         assert len(sent(parts, residents)) == 1
+
+
+async def test_a_skipped_offset_is_read_back_and_a_second_delivery_dropped(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """Offsets 0, 1, 3, 3: offset 2 is read back before 3, and the second 3 is dropped.
+
+    The watermarks take an offset seen after a later one for a replay, so a reading the
+    consumer skipped would never be counted; a reading delivered twice is no news.
+    """
+    readings = [
+        make_obs("heart_rate", {"heart_rate_bpm": 60 + n}, at=T0 + timedelta(seconds=n))
+        for n in range(4)
+    ]
+    asked: list[tuple[str, int, int, int]] = []
+
+    async def read_back(_: str, topic: str, partition: int, first: int, end: int) -> Any:
+        asked.append((topic, partition, first, end))
+        return [
+            ReadBack(RecordPosition(topic, partition, o), readings[o].to_json())
+            for o in range(first, end)
+        ]
+
+    async with built_app(tmp_path, clock, read_back) as parts:
+        async with parts.agents["pipeline"].test_context() as agent:
+            for offset in (0, 1, 3, 3):
+                await put(agent, readings[offset], offset=offset)
+            outcomes = list(agent.results.values())
+        readings_topic = parts.topics["readings"].get_topic_name()
+        assert [(t, f, e) for t, _, f, e in asked] == [(readings_topic, 2, 3)]
+        assert outcomes[-1] == "redelivered"
+        forwarded = [Valid.from_json(c["value"]).src_offset for c in sent(parts, "valid")]
+        assert forwarded == [0, 1, 2, 3]
+        hour = windows_of(parts, "1h")[-1]
+        assert hour["values"]["heart_rate_bpm"]["count"] == 4
+        assert parts.counters.read_back == 1
+        assert parts.counters.redelivered == 1
