@@ -108,6 +108,35 @@ class DemoRun:
         )
 
 
+#: Hours a device of each kind may be silent before the worker calls it offline, in the
+#: demo (the worker's default is 24 h for every kind). A band is worn by day and charged
+#: at night; scales, BP meters, thermometers and glucose meters are used about once a
+#: day, and the scenario lets residents skip a day. An oximeter used twice a day keeps
+#: the default: the scenario's uncharged oximeter is the device that must go offline.
+DEMO_OFFLINE_HOURS = {
+    "hr_band": 60.0,
+    "scale": 72.0,
+    "bp_meter": 72.0,
+    "thermometer": 72.0,
+    "glucose_meter": 72.0,
+}
+#: Wall seconds between two watchdog checks in the demo (300 s on a real station).
+DEMO_WATCHDOG_INTERVAL_S = 1.0
+
+
+def watchdog_env(speed: float) -> dict[str, str]:
+    """The worker's watchdog settings for a run at ``speed`` simulated seconds per second.
+
+    Simulation only: the watchdog's silences are wall seconds times ``speed``, checked
+    every second, so the scenario's hours and days of silence reach their thresholds.
+    """
+    return {
+        "CAREPULSE_WATCHDOG_TIME_SCALE": repr(speed),
+        "CAREPULSE_WATCHDOG_INTERVAL_S": repr(DEMO_WATCHDOG_INTERVAL_S),
+        "CAREPULSE_DEVICE_OFFLINE_HOURS_BY_KIND": json.dumps(DEMO_OFFLINE_HOURS),
+    }
+
+
 def new_run(port: int) -> DemoRun:
     """A fresh run id and folder under the state folder."""
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -389,7 +418,7 @@ async def run_demo(
     (run.folder / "people.csv").write_text(residents_csv(truth, station), encoding="utf-8")
 
     await create_topics(stack, run.prefix)
-    env = run.env()
+    env = {**run.env(), **watchdog_env(speed)}
     for args in (
         ("alerts", "users", "add", "demo", "--role", "supervisor", "--display-name", "Demo"),
         ("alerts", "residents", "import", str(run.folder / "people.csv")),

@@ -444,8 +444,8 @@ def _event(
             )
         if end < plan.end:
             notes.append(
-                f"{event.id}: the gap ends before the end of the run; a watchdog on wall "
-                "time only sees it at speed 1"
+                f"{event.id}: the gap ends before the end of the run; a watchdog sees it "
+                "at speed 1 or on a time scale (CAREPULSE_WATCHDOG_TIME_SCALE, set by the demo)"
             )
     elif kind_type is EventType.DEVICE_UNCHARGED:
         device = resident.device(kind) if kind is not None else None

@@ -71,10 +71,13 @@ from stream.watchdog import (
     battery_alerts,
     battery_level,
     checkin_resolved,
+    checkin_since,
     device_offline_alert,
+    elapsed,
     no_checkin_alerts,
     offline_since,
     parse_heartbeat,
+    resident_overdue,
 )
 
 logger = logging.getLogger(__name__)
@@ -286,6 +289,8 @@ def create_app(
     settings.check_store()
     rules = settings.load_rules()
     residents = settings.load_residents(rules)
+    # Simulated seconds per wall second of the watchdog (1 on a real station).
+    scale = settings.watchdog_time_scale
     ranges = settings.load_ranges()
     engine = RiskEngine(
         rules,
@@ -633,15 +638,22 @@ def create_app(
         raised_at = _now_utc(clock)
         new_state, alerts = engine.apply(state, Event(obs, at), raised_at)
         checkin_days = residents.no_checkin_days(subject, settings.no_checkin_days)
-        if state.last_seen is not None and at - state.last_seen >= checkin_days * 86400.0:
+        # The gateway's receipt time of the latest reading (the scaled watchdog's clock).
+        heard_before = None if record is None else record.get("heard")
+        received = obs.received_at.timestamp()
+        heard = received if heard_before is None else max(heard_before, received)
+        before = checkin_since(state.last_seen, heard_before, scale)
+        moment = at if scale == 1.0 else received
+        if before is not None and elapsed(before, moment, scale) >= checkin_days * 86400.0:
             alerts.extend(
                 checkin_resolved(
                     subject_id=subject,
                     station_id=obs.station_id,
-                    previous=state.last_seen,
-                    at=at,
+                    previous=before,
+                    at=moment,
                     days=checkin_days,
                     raised_at=raised_at,
+                    scale=scale,
                 )
             )
         sent = [a.to_json().decode() for a in alerts]
@@ -662,7 +674,10 @@ def create_app(
             "sent": [*old_sent, [src, sent]][-SENT_KEPT:] if sent else old_sent,
             "days": days,
             "devices": known,
-            "checkin": checkin if new_state.last_seen == state.last_seen else None,
+            "heard": heard,
+            "checkin": checkin
+            if checkin_since(new_state.last_seen, heard, scale) == before
+            else None,
         }
         batch.writes.put(resident_table, subject, new_record, partition)
         state_cache[subject] = (new_record, new_state)
@@ -952,22 +967,24 @@ def create_app(
             if record is None:
                 continue
             state = resident_state(subject, record)
-            if state.last_seen is None:
+            since = checkin_since(state.last_seen, record.get("heard"), scale)
+            if since is None:
                 continue
             due = no_checkin_alerts(
                 subject_id=subject,
                 station_id=state.station_id,
-                last_seen=state.last_seen,
+                last_seen=since,
                 now=now,
                 days=residents.no_checkin_days(subject, settings.no_checkin_days),
                 raised_at=_now_utc(clock),
+                scale=scale,
             )
-            checkin = record.get("checkin") or {"episode": state.last_seen, "raised": []}
+            checkin = record.get("checkin") or {"episode": since, "raised": []}
             new = [a for a in due if a.alert_id not in checkin["raised"]]
             if not new:
                 continue
             checkin = {
-                "episode": state.last_seen,
+                "episode": since,
                 "raised": [*checkin["raised"], *(a.alert_id for a in new)],
             }
             updated = {**record, "checkin": checkin}
@@ -1016,10 +1033,11 @@ def create_app(
         old_since = previous.get("since")
         new_since = offline_since(beat)
         offline = previous.get("offline")
+        hours = settings.offline_hours(beat.device_kind)
         if (
             old_since is not None
             and new_since > old_since
-            and beat.sent_at - old_since >= settings.device_offline_hours * 3600
+            and elapsed(old_since, beat.sent_at, scale) >= hours * 3600
         ):
             old = parse_heartbeat(previous["raw"].encode())
             resolved = (
@@ -1028,10 +1046,11 @@ def create_app(
                 else device_offline_alert(
                     old,
                     beat.sent_at,
-                    settings.device_offline_hours,
+                    hours,
                     raised_at,
                     resolved=True,
                     owner=owner,
+                    scale=scale,
                 )
             )
             if resolved is not None:
@@ -1049,8 +1068,25 @@ def create_app(
         writes.put(devices, key, record, partition)
         return alerts
 
+    def owner_overdue(owner: str | None, now: float) -> bool:
+        """Whether the device's resident (if on this worker) is overdue for a check-in."""
+        resident = None if owner is None else resident_table.data.get(owner)
+        if owner is None or not resident:
+            return False
+        state = resident_state(owner, resident)
+        return resident_overdue(
+            checkin_since(state.last_seen, resident.get("heard"), scale),
+            now,
+            residents.no_checkin_days(owner, settings.no_checkin_days),
+            scale,
+        )
+
     async def device_offline() -> None:
-        """Raise "device offline" for devices silent for the configured hours (once)."""
+        """Raise "device offline" for devices silent for the configured hours (once).
+
+        Not for a device whose resident is overdue for a check-in: nothing is heard from
+        any of their devices, which ``checkin.none`` reports.
+        """
         now = clock()
         writes = StateWrites()
         alerts: list[tuple[str, bytes]] = []
@@ -1060,14 +1096,18 @@ def create_app(
             beat = parse_heartbeat(record["raw"].encode())
             if beat is None:
                 continue
+            owner = record.get("subject")
             alert = device_offline_alert(
                 beat,
                 now,
-                settings.device_offline_hours,
+                settings.offline_hours(beat.device_kind),
                 _now_utc(clock),
-                owner=record.get("subject"),
+                owner=owner,
+                scale=scale,
             )
-            if alert is not None and record.get("offline") != alert.alert_id:
+            if alert is None or owner_overdue(owner, now):
+                continue
+            if record.get("offline") != alert.alert_id:
                 writes.put(devices, key, {**record, "offline": alert.alert_id}, record["p"])
                 alerts.append(alert_record(alert))
         if alerts:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 
@@ -65,7 +66,19 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     # Watchdog.
     no_checkin_days: float = Field(default=7.0, gt=0)
     device_offline_hours: float = Field(default=24.0, gt=0)
-    watchdog_interval_s: float = Field(default=300.0, gt=0)
+    device_offline_hours_by_kind: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = (
+        Field(
+            default_factory=dict,
+            description=(
+                'JSON map device kind -> hours, e.g. {"scale": 72}: a device used once a day is '
+                "silent a day between readings. Kinds not named use device_offline_hours."
+            ),
+        )
+    )
+    watchdog_interval_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    # Simulations only: simulated seconds per wall second. Above 1 the watchdog measures
+    # silences on the gateway's clock (receipt times, heartbeats) times this factor.
+    watchdog_time_scale: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
     # Throughput: alerts leave with their observation; windows (metrics messages), table
     # changelogs and the sink's forwards are coalesced over flush_interval_s (or
     # flush_max_events), and at the latest by the next commit, which writes them before
@@ -100,6 +113,12 @@ class StreamSettings(KafkaSettings, InfluxSettings):
     def skipped_windows(self) -> frozenset[str]:
         """``sink_skip_windows`` as a set of window labels."""
         return frozenset(w.strip() for w in self.sink_skip_windows.split(",") if w.strip())
+
+    def offline_hours(self, device_kind: str | None) -> float:
+        """How long a device of ``device_kind`` may be silent before it is offline."""
+        if device_kind is None:
+            return self.device_offline_hours
+        return self.device_offline_hours_by_kind.get(device_kind, self.device_offline_hours)
 
     @property
     def utc_offset_s(self) -> float:

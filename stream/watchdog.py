@@ -18,6 +18,16 @@ device whose resident is not known yet (no reading seen) falls back to a device
 pseudonym (:func:`device_subject`). Every alert id is derived from the device and the
 episode (the last-seen time it is about), so a re-raised alert has the same id and the
 alert service folds it.
+
+**Time scale (simulations only).** Every silence is ``(now - since) * scale`` seconds
+(:func:`elapsed`). ``scale`` is 1 on a real station. A simulation running ``scale``
+simulated seconds per wall second sets it so that hours of simulated silence, which last
+seconds of wall time, reach the thresholds. Under a scale the no-check-in silence is
+measured from the gateway's receipt of the resident's latest reading instead of its event
+time (:func:`checkin_since`): a simulator's device time stamps are simulated time while
+readings without a stamp carry the gateway's wall clock, so event times mix two clocks;
+receipt times and heartbeats are all on the wall clock the scale applies to. Alerts raised
+under a scale say so (``time_scale`` in their evidence values).
 """
 
 from __future__ import annotations
@@ -56,6 +66,35 @@ def _time(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def elapsed(since: float, now: float, scale: float = 1.0) -> float:
+    """Seconds of (simulated, when ``scale`` > 1) time from ``since`` to ``now``."""
+    return (now - since) * scale
+
+
+def checkin_since(last_seen: float | None, heard: float | None, scale: float) -> float | None:
+    """The moment a resident's silence is measured from (``None``: no reading yet).
+
+    Args:
+        last_seen: event time of the resident's latest reading.
+        heard: the gateway's receipt time of the resident's latest reading.
+        scale: the watchdog's time scale; 1 (real time) uses ``last_seen``, more ``heard``.
+    """
+    return last_seen if scale == 1.0 else heard
+
+
+def resident_overdue(since: float | None, now: float, days: float, scale: float = 1.0) -> bool:
+    """Whether a resident has sent nothing from any device for their check-in period.
+
+    A device of such a resident is not reported offline: nothing is heard from any of the
+    resident's devices, which is the no-check-in alert's case, not a device fault.
+    """
+    return since is not None and elapsed(since, now, scale) >= days * 86400.0
+
+
+def _scaled(values: dict[str, Any], scale: float) -> dict[str, Any]:
+    return values if scale == 1.0 else {**values, "time_scale": scale}
+
+
 def no_checkin_alerts(
     *,
     subject_id: str,
@@ -64,9 +103,10 @@ def no_checkin_alerts(
     now: float,
     days: float,
     raised_at: datetime,
+    scale: float = 1.0,
 ) -> list[Alert]:
     """The no-check-in alerts due for one resident (none while they check in)."""
-    gap_days = (now - last_seen) / 86400.0
+    gap_days = elapsed(last_seen, now, scale) / 86400.0
     alerts = []
     for rule_id, severity, factor, advice in (
         (
@@ -101,7 +141,9 @@ def no_checkin_alerts(
                     raised_at=raised_at,
                     evidence={
                         "window": {"start": episode, "end": format_time(_time(now))},
-                        "values": {"last_seen": episode, "days": round(gap_days, 2)},
+                        "values": _scaled(
+                            {"last_seen": episode, "days": round(gap_days, 2)}, scale
+                        ),
                         "readings": [],
                     },
                 )
@@ -117,9 +159,13 @@ def checkin_resolved(
     at: float,
     days: float,
     raised_at: datetime,
+    scale: float = 1.0,
 ) -> list[Alert]:
-    """Resolutions for the no-check-in alerts of the gap ending with a reading at ``at``."""
-    gap_days = (at - previous) / 86400.0
+    """Resolutions for the no-check-in alerts of the gap ending with a reading at ``at``.
+
+    ``previous`` and ``at`` are on the clock :func:`checkin_since` picks for ``scale``.
+    """
+    gap_days = elapsed(previous, at, scale) / 86400.0
     episode = format_time(_time(previous))
     alerts = []
     for rule_id, factor in (("checkin.none", 1.0), ("checkin.none_long", 2.0)):
@@ -138,7 +184,9 @@ def checkin_resolved(
                     raised_at=raised_at,
                     evidence={
                         "window": {"start": episode, "end": format_time(_time(at))},
-                        "values": {"last_seen": episode, "days": round(gap_days, 2)},
+                        "values": _scaled(
+                            {"last_seen": episode, "days": round(gap_days, 2)}, scale
+                        ),
                         "readings": [],
                     },
                 )
@@ -316,13 +364,14 @@ def device_offline_alert(
     *,
     resolved: bool = False,
     owner: str | None = None,
+    scale: float = 1.0,
 ) -> Alert | None:
     """``device.offline`` for a device silent for ``hours`` (or its resolution).
 
     ``owner`` is the resident's pseudonym (the alert's subject) when known.
     """
     since = max(offline_since(beat), 0.0)
-    silent_h = (now - since) / 3600.0
+    silent_h = elapsed(since, now, scale) / 3600.0
     if not resolved and silent_h < hours:
         return None
     episode = format_time(_time(since))
@@ -342,6 +391,6 @@ def device_offline_alert(
         DEVICE_SOURCE,
         episode,
         raised_at,
-        {"silent_hours": round(silent_h, 2), "hours": hours},
+        _scaled({"silent_hours": round(silent_h, 2), "hours": hours}, scale),
         owner,
     )

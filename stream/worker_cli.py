@@ -12,9 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from carepulse.errors import ConfigError
 from stream.config import StreamSettings
+
+
+def settings_problem(exc: ValidationError | SettingsError) -> str:
+    """One line per bad setting, named by its environment variable."""
+    if isinstance(exc, SettingsError):
+        return f"{exc}: a map setting takes JSON, e.g. '{{\"scale\": 72}}'"
+    lines = []
+    for error in exc.errors():
+        field, *rest = [str(part) for part in error["loc"]] or ["?"]
+        where = f"CAREPULSE_{field.upper()}" + "".join(f"[{part}]" for part in rest)
+        lines.append(f"{where}: {error['msg']}")
+    return "; ".join(lines)
 
 
 def run(settings: StreamSettings) -> None:
@@ -74,4 +88,6 @@ def worker(
         settings.check_store()
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint=f"CAREPULSE_{exc.setting.upper()}") from exc
+    except (ValidationError, SettingsError) as exc:
+        raise click.UsageError(settings_problem(exc)) from exc
     run(settings)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulators.demo import compare_alerts, missing_readings, residents_csv
+import pytest
+
+from simulators.demo import (
+    DEFAULT_SCENARIO,
+    DEMO_OFFLINE_HOURS,
+    compare_alerts,
+    missing_readings,
+    residents_csv,
+    watchdog_env,
+)
+from simulators.scenario import Op, load_scenario, plan
+from simulators.truth import ground_truth
+from stream.config import StreamSettings
 
 TRUTH: dict[str, Any] = {
     "station_id": "st-1",
@@ -83,3 +97,43 @@ def test_missing_readings_are_named_by_resident_and_kind() -> None:
         {("a" * 32, "heart_rate"): 2, ("a" * 32, "weight"): 2, ("b" * 32, "glucose"): 2}
     )
     assert missing_readings(truth, stored) == {"R1/heart_rate": 1}
+
+
+def test_the_demo_runs_the_worker_watchdog_at_its_speed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's worker environment sets the scale, a 1 s interval and per-kind hours."""
+    for name, value in watchdog_env(1152.0).items():
+        monkeypatch.setenv(name, value)
+    settings = StreamSettings()
+    assert settings.watchdog_time_scale == 1152.0
+    assert settings.watchdog_interval_s == 1.0
+    assert settings.offline_hours("scale") == DEMO_OFFLINE_HOURS["scale"]
+    assert settings.offline_hours("oximeter") == settings.device_offline_hours
+
+
+def test_demo_offline_hours_tell_the_dead_device_from_quiet_ones() -> None:
+    """In the default scenario only the device the truth expects offline is silent longer
+    than its kind's demo threshold (residents who stop measuring altogether excepted: the
+    watchdog reports them as checkin.none, not their devices). Silences run to the end of
+    the simulated period plus 12 hours for the demo's wait before it reads the cases."""
+    scenario = load_scenario(DEFAULT_SCENARIO)
+    planned = plan(scenario, start=datetime(2026, 11, 22, 16, tzinfo=UTC))
+    truth = ground_truth(planned)
+    offline = {w.device_id for w in truth.watchdog if w.rule_id == "device.offline"}
+    stopped = {w.resident for w in truth.watchdog if w.rule_id == "checkin.none"}
+    heard: defaultdict[tuple[str, str, str], list[datetime]] = defaultdict(list)
+    for action in planned.actions:
+        if action.op is Op.SEND and not action.malformed:
+            key = (action.resident, action.device_id, action.device_kind.value)
+            heard[key].append(action.at)
+    silent_h = {}
+    for key, times in heard.items():
+        moments = [*sorted(times), planned.end + timedelta(hours=12)]
+        silent_h[key] = max((b - a).total_seconds() / 3600 for a, b in itertools.pairwise(moments))
+    default_h = StreamSettings.model_fields["device_offline_hours"].default
+    over = {
+        device
+        for (resident, device, kind), hours in silent_h.items()
+        if resident not in stopped and hours >= DEMO_OFFLINE_HOURS.get(kind, default_h)
+    }
+    assert offline
+    assert over == offline

@@ -6,14 +6,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest.mock import AsyncMock
 
 import pytest
 
 from carepulse.alert import Alert, Category, Status
-from carepulse.observation import Observation
+from carepulse.observation import Observation, format_time
 from stream.app import StreamApp, create_app
 from stream.config import StreamSettings
 from stream.intake import ReadBack, RecordPosition
@@ -547,3 +547,115 @@ async def test_a_skipped_offset_is_read_back_and_a_second_delivery_dropped(
         assert hour["values"]["heart_rate_bpm"]["count"] == 4
         assert parts.counters.read_back == 1
         assert parts.counters.redelivered == 1
+
+
+def device_beat(device_id: str, kind: str, sent_at: float, last_seen: float) -> bytes:
+    """A gateway heartbeat for one device (times in seconds)."""
+    return json.dumps(
+        {
+            "schema": 1,
+            "station_id": "st-001",
+            "subject": f"device/{device_id}",
+            "sent_at": format_time(datetime.fromtimestamp(sent_at, UTC)),
+            "device_kind": kind,
+            "last_seen": format_time(datetime.fromtimestamp(last_seen, UTC)),
+            "battery_percent": 80,
+        }
+    ).encode()
+
+
+def assert_resolves(parts: StreamApp, firing: Alert) -> None:
+    """The latest alert sent resolves ``firing``'s episode (same rule and window start)."""
+    resolved = Alert.from_json(sent(parts, "alerts")[-1]["value"])
+    assert (resolved.rule_id, resolved.status) == (firing.rule_id, Status.RESOLVED)
+    assert resolved.evidence["window"]["start"] == firing.evidence["window"]["start"]
+
+
+async def test_scaled_no_checkin_counts_receipt_time(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """At 1000x, a reading stamped days ago but received now is a check-in now.
+
+    200 wall seconds later the resident is 2.3 simulated days silent: checkin.none; the
+    next reading received resolves that same episode.
+    """
+    async with built_app(tmp_path, clock, watchdog_time_scale=1000.0, no_checkin_days=2.0) as parts:
+        received = datetime.fromtimestamp(NOW, UTC)
+        old = make_obs("weight", at=received - timedelta(days=3), received=received)
+        async with parts.agents["pipeline"].test_context() as agent:
+            await put(agent, old)
+        await parts.agents["no_checkin"]()
+        assert sent(parts, "alerts") == []  # the event time alone would say 3 days
+        clock.now = NOW + 200
+        await parts.agents["no_checkin"]()
+        await parts.agents["no_checkin"]()
+        (raised,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+        assert (raised.rule_id, raised.evidence["values"]["time_scale"]) == (
+            "checkin.none",
+            1000.0,
+        )
+        back_at = received + timedelta(seconds=200)
+        back = make_obs(
+            "weight", {"weight_kg": 70.3}, at=back_at - timedelta(days=1), received=back_at
+        )
+        async with parts.agents["pipeline"].test_context() as agent:
+            await put(agent, back, offset=1)
+        assert_resolves(parts, raised)
+
+
+async def test_scaled_device_offline_by_kind_and_resolved(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """At 1000x a device heard 100 s ago is 28 h silent: offline at 24 h, not at 48 h.
+
+    A heartbeat showing it heard again resolves it.
+    """
+    async with built_app(
+        tmp_path,
+        clock,
+        watchdog_time_scale=1000.0,
+        device_offline_hours_by_kind={"scale": 48.0},
+    ) as parts:
+        spo2 = make_obs("spo2", device="CA:7E:5C:00:00:01")
+        weight = make_obs("weight", device="CA:7E:5C:00:00:02")
+        async with parts.agents["pipeline"].test_context() as agent:
+            await put(agent, spo2)
+            await put(agent, weight, offset=1)
+        async with parts.agents["heartbeats"].test_context() as agent:
+            for owner in sent(parts, "owner"):
+                await agent.put(owner["value"], key=owner["key"])
+            await agent.put(device_beat("CA:7E:5C:00:00:01", "oximeter", NOW, NOW))
+            await agent.put(device_beat("CA:7E:5C:00:00:02", "scale", NOW, NOW))
+        clock.now = NOW + 100
+        await parts.agents["device_offline"]()
+        (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
+        assert (alert.rule_id, alert.evidence["device_id"]) == ("device.offline", spo2.device_id)
+        assert alert.evidence["values"]["hours"] == 24.0
+        async with parts.agents["heartbeats"].test_context() as agent:
+            await agent.put(device_beat("CA:7E:5C:00:00:01", "oximeter", NOW + 101, NOW + 101))
+        assert_resolves(parts, alert)
+
+
+async def test_no_device_offline_for_a_resident_who_stopped_measuring(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """A device offline threshold past the check-in period: the resident's silence is
+    checkin.none, and their device is not reported offline on top of it."""
+    async with built_app(
+        tmp_path,
+        clock,
+        no_checkin_days=2.0,
+        device_offline_hours_by_kind={"scale": 72.0},
+    ) as parts:
+        weight = make_obs("weight", at=datetime.fromtimestamp(NOW, UTC))
+        async with parts.agents["pipeline"].test_context() as agent:
+            await put(agent, weight)
+        (owner,) = sent(parts, "owner")
+        async with parts.agents["heartbeats"].test_context() as agent:
+            await agent.put(owner["value"], key=owner["key"])
+            await agent.put(device_beat(weight.device_id, "scale", NOW, NOW), key=owner["key"])
+        clock.now = NOW + 3 * 86400
+        await parts.agents["no_checkin"]()
+        await parts.agents["device_offline"]()
+        rules = [Alert.from_json(c["value"]).rule_id for c in sent(parts, "alerts")]
+        assert rules == ["checkin.none"]

@@ -7,8 +7,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
 from carepulse.alert import Category, Severity, Status
+from stream.config import StreamSettings
 from stream.errors import RuleConfigError
 from stream.residents import parse_residents
 from stream.rules import default_rules
@@ -16,10 +18,13 @@ from stream.watchdog import (
     battery_alerts,
     battery_level,
     checkin_resolved,
+    checkin_since,
     device_offline_alert,
     device_subject,
+    elapsed,
     no_checkin_alerts,
     parse_heartbeat,
+    resident_overdue,
 )
 from tests.stream.factories import OTHER, SUBJECT
 
@@ -162,3 +167,96 @@ spo2_scale = 2
         parse_residents(
             f'[residents."{SUBJECT}".rules.settings]\nspo2_scale = 7\n', default_rules()
         )
+
+
+def test_time_scale_multiplies_wall_seconds() -> None:
+    """Under a time scale, 150 wall seconds at 1152x are two simulated days of silence."""
+    now = NOW.timestamp()
+    assert elapsed(now - 150, now) == 150
+    assert elapsed(now - 150, now, 1152.0) == 2 * DAY
+    alerts = functools.partial(
+        no_checkin_alerts,
+        subject_id=SUBJECT,
+        station_id="st-001",
+        last_seen=now - 150,
+        now=now,
+        days=2.0,
+        raised_at=NOW,
+    )
+    assert alerts() == []
+    (scaled,) = alerts(scale=1152.0)
+    assert scaled.rule_id == "checkin.none"
+    assert scaled.evidence["values"] == {
+        "last_seen": "2026-11-26T23:57:30Z",
+        "days": 2.0,
+        "time_scale": 1152.0,
+    }
+    # Real time keeps the evidence as it was: no time_scale key.
+    (real,) = alerts(last_seen=now - 2 * DAY)
+    assert "time_scale" not in real.evidence["values"]
+    resolved = functools.partial(
+        checkin_resolved,
+        subject_id=SUBJECT,
+        station_id="st-001",
+        previous=now - 150,
+        at=now,
+        days=2.0,
+        raised_at=NOW,
+    )
+    (back,) = resolved(scale=1152.0)
+    assert (back.rule_id, back.status, back.evidence["values"]["days"]) == (
+        "checkin.none",
+        Status.RESOLVED,
+        2.0,
+    )
+    assert resolved() == []
+
+
+def test_checkin_clock_is_event_time_in_real_time_and_receipt_under_a_scale() -> None:
+    """Real stations measure from the latest event time; simulations from the receipt."""
+    assert checkin_since(100.0, 900.0, 1.0) == 100.0
+    assert checkin_since(100.0, 900.0, 60.0) == 900.0
+    assert checkin_since(None, None, 1.0) is None
+    assert checkin_since(100.0, None, 60.0) is None  # a record from before receipts were kept
+
+
+def test_resident_overdue_after_their_period() -> None:
+    """A resident is overdue once silent for their check-in days (scaled or not)."""
+    now = NOW.timestamp()
+    assert not resident_overdue(None, now, 2.0)
+    assert not resident_overdue(now - 1.9 * DAY, now, 2.0)
+    assert resident_overdue(now - 2 * DAY, now, 2.0)
+    assert resident_overdue(now - 150, now, 2.0, 1152.0)
+
+
+def test_device_offline_under_a_time_scale() -> None:
+    """A device heard 100 wall seconds ago is 32 simulated hours silent at 1152x."""
+    parsed = parse_heartbeat(beat(last_seen="2026-11-26T23:58:20+00:00"))
+    assert parsed is not None
+    assert device_offline_alert(parsed, NOW.timestamp(), 24.0, NOW) is None
+    alert = device_offline_alert(parsed, NOW.timestamp(), 24.0, NOW, scale=1152.0)
+    assert alert is not None
+    assert alert.evidence["values"] == {"silent_hours": 32.0, "hours": 24.0, "time_scale": 1152.0}
+    assert device_offline_alert(parsed, NOW.timestamp(), 36.0, NOW, scale=1152.0) is None
+
+
+def test_watchdog_settings_are_validated() -> None:
+    """Per-kind offline hours override the default; bad values are refused by name."""
+    settings = StreamSettings(
+        device_offline_hours=24.0, device_offline_hours_by_kind={"scale": 72.0}
+    )
+    assert settings.offline_hours("scale") == 72.0
+    assert settings.offline_hours("oximeter") == 24.0
+    assert settings.offline_hours(None) == 24.0
+    assert StreamSettings.model_fields["watchdog_time_scale"].default == 1.0  # real time
+    bad: list[dict[str, object]] = [
+        {"watchdog_time_scale": 0.5},
+        {"watchdog_time_scale": float("inf")},
+        {"watchdog_interval_s": 0},
+        {"device_offline_hours_by_kind": {"scale": 0}},
+        {"device_offline_hours_by_kind": {"scale": float("nan")}},
+    ]
+    for fields in bad:
+        with pytest.raises(ValidationError) as caught:
+            StreamSettings(**fields)  # type: ignore[arg-type]  # deliberately wrong values
+        assert next(iter(fields)) in str(caught.value)
