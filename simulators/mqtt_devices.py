@@ -10,20 +10,24 @@ They publish exactly what :mod:`simulators.scenario` planned, in the gateway's f
   ``{"id", "servicedatauuid", "servicedata"}`` (Xiaomi scales) or
   ``{"id", "manufacturerdata"}`` (the Xiaomi band broadcast).
 
-:class:`MqttPublisher` is one authenticated paho connection (QoS 1, optional TLS) shared
-by every simulated MQTT device of a run -- a station's Wi-Fi devices each have their own
-connection, but the broker cannot tell the difference in what arrives. paho runs its own
-network thread; :meth:`MqttPublisher.publish` hands the wait for the broker's PUBACK to a
-worker thread so the asyncio loop is never blocked (STYLE 10).
+:class:`MqttPublisher` is one authenticated paho connection (QoS 1, optional TLS).
+:class:`MqttDevices` gives every simulated device and the proxy a connection of its own,
+logged in as its own MQTT user (:func:`provision_mqtt_logins` adds them to the local
+stack's broker), so the broker's ACL holds each to its own topic as at a real station;
+without logins every device shares one connection as the stack's test user. paho runs its
+own network thread; :meth:`MqttPublisher.publish` hands the wait for the broker's PUBACK
+to a worker thread so the asyncio loop is never blocked (STYLE 10).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -31,7 +35,9 @@ from typing import Self
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from simulators.errors import SimulatorError
+from carepulse.stack import add_mqtt_users
+from simulators.errors import NoLoginError, SimulatorError
+from simulators.scenario import Plan, topic_user
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +119,9 @@ class MqttPublisher:
         if self._refused is not None:
             self._client.loop_stop()
             raise BrokerUnavailableError(self.address, f"connection refused ({self._refused})")
-        self._log.info("simulated MQTT devices connected to %s", self.address)
+        self._log.debug(
+            "simulated MQTT device(s) connected to %s as %s", self.address, self.settings.username
+        )
         return self
 
     async def __aexit__(
@@ -167,3 +175,104 @@ def broker_settings_from(settings: object, client_id: str) -> BrokerSettings:
         ca_file=getattr(settings, "mqtt_ca_file", None),
         client_id=client_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MqttLogins:
+    """The MQTT users of one simulated station: the gateway's, and each device's and proxy's."""
+
+    gateway_user: str
+    gateway_password: str
+    #: user name -> password, for every device and proxy that publishes.
+    devices: Mapping[str, str]
+
+
+#: add(role, names) -> name -> password; :func:`carepulse.stack.add_mqtt_users` by default.
+AddUsers = Callable[[str, Sequence[str]], dict[str, str]]
+
+
+def provision_mqtt_logins(plan: Plan, add: AddUsers = add_mqtt_users) -> MqttLogins:
+    """Add the plan's MQTT users to the local stack's broker (or keep them) and log them in.
+
+    Devices and the proxy get the roles the ACL gives them, the gateway a read-only user
+    named after the station. Users are kept after the run, as a station keeps its
+    devices' accounts; ``scripts/stack mqtt-user --remove NAME...`` takes them away.
+    """
+    devices: dict[str, str] = {}
+    for role, names in plan.mqtt_users().items():
+        devices.update(add(role, names))
+    gateway = add("gateway", [plan.gateway_user])[plan.gateway_user]
+    return MqttLogins(plan.gateway_user, gateway, devices)
+
+
+class MqttDevices:
+    """The simulated MQTT devices of a run, each publishing as the user its topic needs.
+
+    With ``logins``, one connection per device and proxy, logged in as itself (so the
+    broker's ACL applies); without, one shared connection with ``broker``'s credentials.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        logins: MqttLogins | None = None,
+        *,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.broker = broker
+        self.logins = logins
+        self._log = logger or globals()["logger"]
+        self._publishers: dict[str, MqttPublisher] = {}
+        self._stack = contextlib.AsyncExitStack()
+
+    async def __aenter__(self) -> Self:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.logins is None:
+                self._publishers[""] = await stack.enter_async_context(
+                    MqttPublisher(self.broker, logger=self._log)
+                )
+            else:
+                for user, password in self.logins.devices.items():
+                    login = replace(
+                        self.broker,
+                        username=user,
+                        password=password,
+                        client_id=f"{self.broker.client_id}-{user}",
+                    )
+                    self._publishers[user] = await stack.enter_async_context(
+                        MqttPublisher(login, logger=self._log)
+                    )
+            self._stack = stack.pop_all()
+        how = "as the test user" if self.logins is None else "each as its own MQTT user"
+        self._log.info(
+            "%d simulated MQTT connection(s) to %s:%d, %s",
+            len(self._publishers),
+            self.broker.host,
+            self.broker.port,
+            how,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    @property
+    def published(self) -> int:
+        """Messages the broker acknowledged, over every connection."""
+        return sum(p.published for p in self._publishers.values())
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """Publish on ``topic`` as the user that owns it, and wait for the PUBACK."""
+        if self.logins is None:
+            await self._publishers[""].publish(topic, payload)
+            return
+        _role, user = topic_user(topic)
+        publisher = self._publishers.get(user)
+        if publisher is None:
+            raise NoLoginError(user, topic)
+        await publisher.publish(topic, payload)

@@ -1,4 +1,4 @@
-"""Simulated MQTT devices against the stack's real Mosquitto, with its credentials."""
+"""Simulated MQTT devices against the stack's real Mosquitto: as themselves, or shared."""
 
 from __future__ import annotations
 
@@ -14,10 +14,19 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from carepulse.errors import StackError
 from carepulse.settings import StackSettings
+from carepulse.stack import add_mqtt_users
 from edge import mqtt_formats
-from simulators.mqtt_devices import BrokerUnavailableError, MqttPublisher, broker_settings_from
+from simulators.mqtt_devices import (
+    BrokerUnavailableError,
+    MqttDevices,
+    MqttPublisher,
+    broker_settings_from,
+    provision_mqtt_logins,
+)
 from simulators.scenario import PROXY_BASE, Link, Op, load_scenario, plan
+from tests.integration.test_mosquitto_acl import mqtt_user
 
 pytestmark = pytest.mark.mosquitto
 
@@ -77,3 +86,52 @@ async def test_wrong_credentials_are_refused_with_advice(mqtt: StackSettings, un
     with pytest.raises(BrokerUnavailableError):
         async with MqttPublisher(wrong):
             pass
+
+
+async def test_each_device_logs_in_as_itself_and_is_held_to_its_topic(
+    mqtt: StackSettings, received: queue.Queue[tuple[str, bytes]], unique: str
+) -> None:
+    """With provisioned logins every message arrives, and a device's login is a device user:
+    its publish on another device's topic is dropped by the ACL (the marker it publishes
+    afterwards on its own topic is the next message a subscriber gets)."""
+    planned = plan(
+        load_scenario(SCENARIOS / "default.toml"),
+        start=datetime(2026, 11, 20, tzinfo=ZoneInfo("Asia/Shanghai")),
+    )
+    logins = provision_mqtt_logins(planned)
+    actions = [
+        a for a in planned.actions if a.op is Op.SEND and a.topic is not None and not a.malformed
+    ]
+    sample = [a for a in actions if a.link is Link.MQTT][:20]
+    sample += [a for a in actions if a.link is Link.PROXY][:20]
+    broker = broker_settings_from(mqtt, f"carepulse-sim-{unique}")
+    async with MqttDevices(broker, logins) as devices:
+        for action in sample:
+            await devices.publish(action.topic or "", action.payload)
+        assert devices.published == len(sample)
+    got = [received.get(timeout=10) for _ in sample]
+    assert sorted(got) == sorted((a.topic or "", a.payload) for a in sample)
+
+    one, other = planned.mqtt_users()["device"][:2]
+    login = type(broker)(
+        host=broker.host,
+        port=broker.port,
+        username=one,
+        password=logins.devices[one],
+        client_id=f"carepulse-sim-{unique}-forger",
+    )
+    async with MqttPublisher(login) as forger:
+        await forger.publish(f"carepulse/devices/{other}/weight_measurement", b'{"weight_kg": 1}')
+        marker = (f"carepulse/devices/{one}/weight_measurement", f'"{unique}"'.encode())
+        await forger.publish(*marker)
+    assert received.get(timeout=10) == marker
+
+
+def test_provisioning_refuses_a_bad_name_and_adds_nobody(mqtt: StackSettings, unique: str) -> None:
+    """``add_mqtt_users`` raises StackError with the stack script's rule; the good name
+    given with the bad one was not added either (it cannot be removed)."""
+    with pytest.raises(StackError, match="NAME must be 1-64 letters"):
+        add_mqtt_users("device", [f"good-{unique}", "bad/name"])
+    assert "no MQTT user" in mqtt_user("--remove", f"good-{unique}").stderr
+    with pytest.raises(ValueError, match="one of device, proxy, gateway"):
+        add_mqtt_users("printer", [f"good-{unique}"])
