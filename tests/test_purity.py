@@ -20,6 +20,7 @@ PURE_PACKAGES = ["edge.decoders", "stream.rules"]
 #: Single pure modules inside packages that also hold I/O adapters.
 PURE_MODULES = [
     "alerts.errors",
+    "alerts.health",
     "alerts.i18n",
     "alerts.lifecycle",
     "carepulse.alert",
