@@ -35,6 +35,7 @@ PURE_MODULES = [
     "edge.readings",
     "edge.records",
     "edge.registry",
+    "edge.scan_watchdog",
     "simulators.clock",
     "simulators.errors",
     "simulators.faults",
