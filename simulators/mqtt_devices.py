@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Final, Literal, Self
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -40,6 +40,33 @@ from simulators.errors import NoLoginError, SimulatorError
 from simulators.scenario import Plan, topic_user
 
 logger = logging.getLogger(__name__)
+
+
+class MessageTooLargeError(SimulatorError, ValueError):
+    """A message of ``size`` bytes on ``topic`` is over the broker's ``limit``; not sent."""
+
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        self.topic = topic
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"a message of {size} bytes on {topic} is over the broker's limit of {limit} "
+            "bytes (Mosquitto's message_size_limit), so it was not sent: the broker would "
+            "drop it (MQTT 3.1.1) or close the connection, after which it would be sent "
+            "again on every reconnect (MQTT 5); send less, or raise the limit on both sides"
+        )
+
+
+class PublishRefusedError(SimulatorError, PermissionError):
+    """The broker's PUBACK refused the message on ``topic`` with ``reason`` (MQTT 5)."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(
+            f"the broker refused the message on {topic}: {reason}; a device may publish "
+            "only under carepulse/devices/<its user name>/ (docs/security.md)"
+        )
 
 
 class BrokerUnavailableError(SimulatorError, ConnectionError):
@@ -54,9 +81,19 @@ class BrokerUnavailableError(SimulatorError, ConnectionError):
         )
 
 
+#: The broker's largest message payload: ``message_size_limit`` in the stack's and
+#: ``deploy/``'s Mosquitto config (docs/security.md).
+BROKER_MESSAGE_LIMIT: Final = 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
-    """Where and how the simulated devices connect."""
+    """Where and how the simulated devices connect.
+
+    ``max_payload_bytes`` is the broker's message size limit: a larger message is refused
+    before it is sent (:class:`MessageTooLargeError`). ``protocol`` is the MQTT version the
+    devices speak, ``"3.1.1"`` (the default, what the gateway speaks) or ``"5"``.
+    """
 
     host: str = "127.0.0.1"
     port: int = 1883
@@ -66,6 +103,8 @@ class BrokerSettings:
     ca_file: Path | None = None
     client_id: str = "carepulse-sim-devices"
     qos: int = 1
+    max_payload_bytes: int = BROKER_MESSAGE_LIMIT
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
 
 
 class MqttPublisher:
@@ -77,7 +116,7 @@ class MqttPublisher:
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
-            protocol=paho.MQTTv311,
+            protocol=paho.MQTTv5 if settings.protocol == "5" else paho.MQTTv311,
         )
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
@@ -90,7 +129,12 @@ class MqttPublisher:
         self._refused: str | None = None
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        #: mid -> the reason of a PUBACK that refused the message (MQTT 5).
+        self._refusals: dict[int, str] = {}
         self.published = 0
+        #: Connections lost (including the one closed on leaving ``async with``).
+        self.disconnects = 0
 
     def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
         if getattr(reason, "is_failure", False):
@@ -98,7 +142,17 @@ class MqttPublisher:
         self._connected.set()
 
     def _on_disconnect(self, *_args: object) -> None:
+        self.disconnects += 1
         self._connected.clear()  # paho's network thread reconnects on its own
+
+    def _on_publish(self, _c: object, _u: object, mid: int, reason: object, _p: object) -> None:
+        # Runs before paho marks the message published, so publish() sees the refusal.
+        if getattr(reason, "is_failure", False):
+            self._refusals[mid] = str(reason)
+
+    def _check_size(self, topic: str, payload: bytes) -> None:
+        if len(payload) > self.settings.max_payload_bytes:
+            raise MessageTooLargeError(topic, len(payload), self.settings.max_payload_bytes)
 
     @property
     def address(self) -> str:
@@ -137,8 +191,14 @@ class MqttPublisher:
         """Publish one message and wait until the broker acknowledged it (QoS 1).
 
         While the broker is away (a restart), wait for paho to reconnect and publish again;
-        the broker may then hold the message twice, which QoS 1 allows.
+        the broker may then hold the message twice, which QoS 1 allows. A message over the
+        broker's size limit raises :class:`MessageTooLargeError` and is not sent: Mosquitto
+        would drop it after a PUBACK (MQTT 3.1.1), or close the connection, after which paho
+        sends it again on every reconnect (MQTT 5). A PUBACK that refuses the message (MQTT
+        5, e.g. 135 "Not authorized" for another device's topic) raises
+        :class:`PublishRefusedError`.
         """
+        self._check_size(topic, payload)
         self._log.debug("mqtt %s %s", topic, payload[:200])
         for attempt in range(1, attempts + 1):
             if not self._connected.is_set():
@@ -152,12 +212,17 @@ class MqttPublisher:
                 self._log.warning("mqtt: %s; publishing %s again after reconnecting", exc, topic)
                 continue
             if info.is_published():
+                refusal = self._refusals.pop(info.mid, None)
+                if refusal is not None:
+                    raise PublishRefusedError(topic, refusal)
                 self.published += 1
                 return
         raise BrokerUnavailableError(self.address, f"no PUBACK for {topic} within 30 s")
 
     def publish_nowait(self, topic: str, payload: bytes) -> paho.MQTTMessageInfo:
-        """Queue one message without waiting (the load generator's fast path)."""
+        """Queue one message without waiting (the load generator's fast path); a message
+        over the size limit raises :class:`MessageTooLargeError` and is not queued."""
+        self._check_size(topic, payload)
         info = self._client.publish(topic, payload, qos=self.settings.qos)
         self.published += 1
         return info

@@ -6,8 +6,10 @@ import json
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
@@ -19,9 +21,13 @@ from carepulse.settings import StackSettings
 from carepulse.stack import add_mqtt_users
 from edge import mqtt_formats
 from simulators.mqtt_devices import (
+    BROKER_MESSAGE_LIMIT,
+    BrokerSettings,
     BrokerUnavailableError,
+    MessageTooLargeError,
     MqttDevices,
     MqttPublisher,
+    PublishRefusedError,
     broker_settings_from,
     provision_mqtt_logins,
 )
@@ -135,3 +141,61 @@ def test_provisioning_refuses_a_bad_name_and_adds_nobody(mqtt: StackSettings, un
     assert "no MQTT user" in mqtt_user("--remove", f"good-{unique}").stderr
     with pytest.raises(ValueError, match="one of device, proxy, gateway"):
         add_mqtt_users("printer", [f"good-{unique}"])
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+async def test_a_message_over_the_broker_limit_is_refused_and_the_connection_kept(
+    mqtt: StackSettings,
+    received: queue.Queue[tuple[str, bytes]],
+    unique: str,
+    protocol: Literal["3.1.1", "5"],
+) -> None:
+    """One byte over Mosquitto's message_size_limit raises MessageTooLargeError and is not
+    sent: the connection stays up (under MQTT 5 the broker would close it, and paho would
+    send the message again after every reconnect) and the next message arrives."""
+    settings = replace(broker_settings_from(mqtt, f"carepulse-sim-{unique}"), protocol=protocol)
+    topic = f"carepulse/devices/big-{unique}/weight_measurement"
+    async with MqttPublisher(settings) as publisher:
+        with pytest.raises(MessageTooLargeError) as caught:
+            await publisher.publish(topic, b"x" * (BROKER_MESSAGE_LIMIT + 1))
+        assert caught.value.size == BROKER_MESSAGE_LIMIT + 1
+        await publisher.publish(topic, b"marker")
+        assert received.get(timeout=10) == (topic, b"marker")
+        assert (publisher.published, publisher.disconnects) == (1, 0)
+
+
+async def test_a_message_at_the_broker_limit_is_delivered(
+    mqtt: StackSettings, received: queue.Queue[tuple[str, bytes]], unique: str
+) -> None:
+    """The limit is the broker's, not stricter: exactly 1 MiB goes through (MQTT 5)."""
+    settings = replace(broker_settings_from(mqtt, f"carepulse-sim-{unique}"), protocol="5")
+    topic = f"carepulse/devices/big-{unique}/weight_measurement"
+    payload = b"x" * BROKER_MESSAGE_LIMIT
+    async with MqttPublisher(settings) as publisher:
+        await publisher.publish(topic, payload)
+        assert received.get(timeout=10) == (topic, payload)
+        assert publisher.disconnects == 0
+
+
+async def test_under_mqtt5_a_refused_publish_is_an_error(mqtt: StackSettings, unique: str) -> None:
+    """A device publishing on another device's topic over MQTT 5 gets PUBACK 135, which the
+    publisher raises as PublishRefusedError instead of counting the message as sent."""
+    one, other = f"dev-{unique}", f"other-{unique}"
+    password = add_mqtt_users("device", [one])[one]
+    try:
+        login = BrokerSettings(
+            host=mqtt.mqtt_host,
+            port=mqtt.mqtt_port,
+            username=one,
+            password=password,
+            client_id=f"carepulse-sim-{unique}",
+            protocol="5",
+        )
+        async with MqttPublisher(login) as publisher:
+            with pytest.raises(PublishRefusedError, match="Not authorized") as caught:
+                await publisher.publish(f"carepulse/devices/{other}/weight_measurement", b"{}")
+            assert caught.value.topic == f"carepulse/devices/{other}/weight_measurement"
+            await publisher.publish(f"carepulse/devices/{one}/weight_measurement", b"{}")
+            assert publisher.published == 1
+    finally:
+        assert mqtt_user("--remove", one).returncode == 0
