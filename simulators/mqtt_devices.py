@@ -304,9 +304,19 @@ class MqttDevices:
                         password=password,
                         client_id=f"{self.broker.client_id}-{user}",
                     )
-                    self._publishers[user] = await stack.enter_async_context(
-                        MqttPublisher(login, logger=self._log)
-                    )
+                    try:
+                        publisher = await stack.enter_async_context(
+                            MqttPublisher(login, logger=self._log)
+                        )
+                    except BrokerUnavailableError as exc:
+                        reason = (
+                            f"{exc.reason} for the device user {user!r}, which was added to "
+                            "the local stack's broker; for a broker the stack does not run, "
+                            "log every device in with the shared credentials (carepulse "
+                            "simulate --mqtt-login shared)"
+                        )
+                        raise BrokerUnavailableError(exc.address, reason) from exc
+                    self._publishers[user] = publisher
             self._stack = stack.pop_all()
         how = "as the test user" if self.logins is None else "each as its own MQTT user"
         self._log.info(

@@ -26,6 +26,7 @@ from simulators.mqtt_devices import (
     BrokerUnavailableError,
     MessageTooLargeError,
     MqttDevices,
+    MqttLogins,
     MqttPublisher,
     PublishRefusedError,
     broker_settings_from,
@@ -199,3 +200,17 @@ async def test_under_mqtt5_a_refused_publish_is_an_error(mqtt: StackSettings, un
             assert publisher.published == 1
     finally:
         assert mqtt_user("--remove", one).returncode == 0
+
+
+async def test_a_device_login_the_broker_refuses_says_how_to_share_one(
+    mqtt: StackSettings, unique: str
+) -> None:
+    """A device user the broker does not know (another broker than the stack's, say) fails
+    with BrokerUnavailableError naming the user and the --mqtt-login shared way out."""
+    broker = broker_settings_from(mqtt, f"carepulse-sim-{unique}")
+    logins = MqttLogins("gateway-x", "unused", {f"stranger-{unique}": "not-a-password"})
+    with pytest.raises(BrokerUnavailableError) as caught:
+        async with MqttDevices(broker, logins):
+            pass
+    assert f"stranger-{unique}" in str(caught.value)
+    assert "--mqtt-login shared" in str(caught.value)
