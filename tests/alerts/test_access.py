@@ -158,7 +158,7 @@ def send(client: TestClient, method: str, template: str, path: str) -> Any:
 
 def test_the_enumeration_sees_every_route_of_the_app(tmp_path: Path) -> None:
     """The app serves exactly the API, spec, page and health routes plus its static files,
-    and the only public ones are those on PUBLIC."""
+    and every route on PUBLIC is one of them."""
     app_routes = set(endpoints(list(build(tmp_path).app.routes)))
     assert app_routes == {*APP_ROUTES, ("GET", "/static")}
     assert len(APP_ROUTES) > 50
