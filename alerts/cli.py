@@ -83,6 +83,16 @@ async def run(settings: AlertsSettings, *, consume: bool = True) -> None:
 
     store = build_store(settings)
     trend = find_trend_source()
+    consumer = (
+        AlertConsumer(
+            store,
+            bootstrap=settings.kafka_bootstrap,
+            topic=settings.topics.alerts,
+            group=settings.consumer_group,
+        )
+        if consume
+        else None
+    )
     app = create_app(
         store,
         WebConfig(
@@ -94,6 +104,7 @@ async def run(settings: AlertsSettings, *, consume: bool = True) -> None:
             timezone=settings.timezone,
         ),
         trend=trend,
+        consumer=consumer.health if consumer is not None else None,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -107,13 +118,7 @@ async def run(settings: AlertsSettings, *, consume: bool = True) -> None:
     )
     stop = asyncio.Event()
     tasks = [asyncio.create_task(timer_loop(store, settings.timer_interval_s, stop))]
-    if consume:
-        consumer = AlertConsumer(
-            store,
-            bootstrap=settings.kafka_bootstrap,
-            topic=settings.topics.alerts,
-            group=settings.consumer_group,
-        )
+    if consumer is not None:
         tasks.append(asyncio.create_task(consumer.run(stop)))
     logger.info(
         "alert service on http://%s:%d (store: %s)",

@@ -4,19 +4,25 @@ Each batch from Kafka is folded into the store in one database transaction; the 
 offsets are committed only after that transaction commits. A crash between the two re-delivers
 the batch, and the store's receipts (alert id + status) make the second delivery a no-op, so a
 restart neither loses an alert nor opens a case twice. If the database is unreachable the batch
-is retried from its first offset with a growing pause.
+is retried from its first offset with a growing pause. If Kafka is unreachable at start, the
+consumer tries again with a growing pause instead of giving up. :meth:`AlertConsumer.health`
+tells ``/readyz`` where it is (:mod:`alerts.health`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from alerts.errors import RemoteAlertError
+from alerts.health import ConsumerHealth, ConsumerPhase
 from alerts.store import CaseStore, IngestResult
 from carepulse.alert import Alert
 from carepulse.errors import ObservationError
@@ -68,45 +74,104 @@ class AlertConsumer:
         self.logger = logger or logging.getLogger(__name__)
         self.stats = ConsumerStats()
         self.ready = asyncio.Event()
+        self._phase = ConsumerPhase.STARTING
+        self._consumer: AIOKafkaConsumer | None = None
+        self._failing = 0
+        self._error: str | None = None
+
+    def health(self) -> ConsumerHealth:
+        """Where the consumer is, for ``/readyz``."""
+        consumer = self._consumer
+        if consumer is None or self._phase is not ConsumerPhase.CONSUMING:
+            return ConsumerHealth(self._phase, error=self._error)
+        assigned = consumer.assignment()
+        polled = [consumer.last_poll_timestamp(tp) for tp in assigned]
+        known = [stamp for stamp in polled if stamp is not None]
+        age = (
+            max(0.0, time.time() - min(known) / 1000)
+            if known and len(known) == len(polled)
+            else None
+        )
+        phase = ConsumerPhase.CONSUMING if assigned else ConsumerPhase.JOINING
+        return ConsumerHealth(phase, len(assigned), age, self._failing)
+
+    async def _start(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
+        """A started consumer; while Kafka is unreachable, try again with a growing pause."""
+        attempt = 0
+        while not stop.is_set():
+            consumer = AIOKafkaConsumer(
+                self.topic,
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                client_id="carepulse-alerts",
+            )
+            try:
+                await consumer.start()
+            except KafkaError as exc:
+                await consumer.stop()
+                attempt += 1
+                self._error = type(exc).__name__
+                pause = min(30.0, 0.5 * 2**attempt)
+                if attempt == 1:
+                    self.logger.warning(
+                        "cannot reach Kafka at %s (%s); trying again, every %.0f s at most",
+                        self.bootstrap,
+                        exc,
+                        30.0,
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=pause)
+                continue
+            if attempt:
+                self.logger.info("reached Kafka after %d failed tries", attempt)
+            self._error = None
+            return consumer
+        return None
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Consume until ``stop`` is set (or the task is cancelled)."""
         stop = stop or asyncio.Event()
-        consumer = AIOKafkaConsumer(
-            self.topic,
-            bootstrap_servers=self.bootstrap,
-            group_id=self.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="carepulse-alerts",
-        )
-        await consumer.start()
-        self.logger.info("consuming %s as group %s from %s", self.topic, self.group, self.bootstrap)
-        failing = 0
+        self._phase = ConsumerPhase.STARTING
         try:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
-                if not consumer.assignment():
-                    continue
-                self.ready.set()
-                if not batch:
-                    continue
-                try:
-                    await self._handle(batch)
-                except Exception:
-                    failing += 1
-                    if failing == 1:
-                        self.logger.exception("could not store a batch of alerts; retrying it")
-                    for tp, messages in batch.items():
-                        consumer.seek(tp, messages[0].offset)
-                    await asyncio.sleep(min(30.0, 0.5 * 2**failing))
-                    continue
-                if failing:
-                    self.logger.info("storing alerts works again after %d failed tries", failing)
-                    failing = 0
-                await self._commit(consumer)
+            consumer = await self._start(stop)
+            if consumer is None:
+                return
+            self._consumer = consumer
+            self._phase = ConsumerPhase.CONSUMING
+            self.logger.info(
+                "consuming %s as group %s from %s", self.topic, self.group, self.bootstrap
+            )
+            try:
+                await self._consume(consumer, stop)
+            finally:
+                await consumer.stop()
         finally:
-            await consumer.stop()
+            self._phase = ConsumerPhase.STOPPED
+
+    async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=500, max_records=self.max_batch)
+            if not consumer.assignment():
+                continue
+            self.ready.set()
+            if not batch:
+                continue
+            try:
+                await self._handle(batch)
+            except Exception:
+                self._failing += 1
+                if self._failing == 1:
+                    self.logger.exception("could not store a batch of alerts; retrying it")
+                for tp, messages in batch.items():
+                    consumer.seek(tp, messages[0].offset)
+                await asyncio.sleep(min(30.0, 0.5 * 2**self._failing))
+                continue
+            if self._failing:
+                self.logger.info("storing alerts works again after %d failed tries", self._failing)
+                self._failing = 0
+            await self._commit(consumer)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit the positions after the batch just stored (a seam for crash tests)."""

@@ -651,6 +651,11 @@ class CaseStore:
             return engine
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
+    def ping(self) -> None:
+        """Run ``SELECT 1`` on a pooled connection; raises what the driver raises."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def create_schema(self) -> None:
         """Create missing tables and the append-only triggers (idempotent)."""
         if self.engine.dialect.name == "sqlite" and self.engine.url.database:

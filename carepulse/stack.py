@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -39,6 +40,44 @@ def run_stack(*args: str) -> int:
         raise StackError(msg)
     completed = subprocess.run([bash, str(stack_script()), *args], check=False)  # noqa: S603
     return completed.returncode
+
+
+#: The roles ``scripts/stack mqtt-user`` knows (docs/security.md).
+MQTT_ROLES = ("device", "proxy", "gateway")
+
+
+def add_mqtt_users(role: str, names: Sequence[str]) -> dict[str, str]:
+    """Add (or keep) MQTT users of ``role`` on the local stack's broker; name -> password.
+
+    The same code path as an operator's ``scripts/stack mqtt-user ROLE NAME...``: one
+    reload of Mosquitto for all of them, returning once they can log in. Adding a user
+    that exists keeps its password, so concurrent runs of one scenario share its users.
+    """
+    if role not in MQTT_ROLES:
+        msg = f"MQTT role must be one of {', '.join(MQTT_ROLES)}, not {role!r}"
+        raise ValueError(msg)
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        return {}
+    bash = shutil.which("bash")
+    if bash is None:
+        msg = "bash not found; the stack script needs bash"
+        raise StackError(msg)
+    completed = subprocess.run(  # noqa: S603  # our own script, names checked by it
+        [bash, str(stack_script()), "mqtt-user", role, *unique],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    passwords = completed.stdout.split()
+    if completed.returncode != 0 or len(passwords) != len(unique):
+        msg = (
+            f"could not add the MQTT {role} users {', '.join(unique)} to the local stack's "
+            f"broker: {completed.stderr.strip() or 'no passwords printed'} (is the stack "
+            "up? `carepulse stack status`)"
+        )
+        raise StackError(msg)
+    return dict(zip(unique, passwords, strict=True))
 
 
 def _exit_with(*args: str) -> None:

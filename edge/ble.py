@@ -3,7 +3,9 @@
 * **Adverts.** One scanner runs all the time. Service data of Xiaomi scales (0x181D, 0x181B)
   and the Xiaomi band broadcast (manufacturer 0x0157) from registered ``advert`` devices go
   straight to the sink. A watchdog restarts the scanner when no advert arrived for a while
-  (BlueZ scanners are known to go quiet after adapter hiccups).
+  although one was expected (BlueZ scanners are known to go quiet after adapter hiccups);
+  while every GATT device is connected none is, and the scanner is left alone
+  (:mod:`edge.scan_watchdog`).
 * **GATT devices.** Each registered ``ble`` device gets a task that connects when the
   device is heard, discovers its services, subscribes to every health measurement it has
   (notify or indicate), reads its battery, sets its clock through Current Time where that
@@ -44,6 +46,7 @@ from edge.decoders.racp import RACPOperator
 from edge.decoders.xiaomi import XIAOMI_COMPANY_ID
 from edge.errors import DecodeError
 from edge.registry import Device, Registry, Transport
+from edge.scan_watchdog import ScanWatchdog, adverts_expected
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +134,13 @@ class BleSource:
         self._new_client = client_factory
         self._budget = asyncio.Semaphore(connection_budget)
         self._backoff = backoff or Backoff(base_s=1.0, cap_s=120.0)
-        self._watchdog_s = scanner_watchdog_s
+        self._watchdog = ScanWatchdog(scanner_watchdog_s)
         self._clock = clock
         self._log = logger if logger is not None else logging.getLogger(__name__)
-        self._last_advert = 0.0
         self.adverts = 0
         self.scanner_restarts = 0
+        #: Restarts since the last advert (the first is a warning, the rest are not).
+        self._quiet_restarts = 0
         self._gatt = {
             d.id.upper(): _DeviceState(d) for d in registry if d.transport is Transport.BLE
         }
@@ -152,7 +156,12 @@ class BleSource:
 
     def _on_advert(self, ble_device: BLEDevice, advert: AdvertisementData) -> None:
         self.adverts += 1
-        self._last_advert = asyncio.get_running_loop().time()
+        self._watchdog.heard(asyncio.get_running_loop().time())
+        if self._quiet_restarts:
+            self._log.info(
+                "ble: adverts heard again after %d scanner restart(s)", self._quiet_restarts
+            )
+            self._quiet_restarts = 0
         address = ble_device.address.upper()
         state = self._gatt.get(address)
         if state is not None:
@@ -174,18 +183,34 @@ class BleSource:
                 device.id, "mi_band_heart_rate", _XIAOMI_PREFIX + bytes(band), received_at
             )
 
+    def adverts_expected(self) -> bool:
+        """Whether a registered GATT device is not connected (so it should be advertising)."""
+        return adverts_expected(state.connected for state in self._gatt.values())
+
     async def _scan(self) -> None:
         loop = asyncio.get_running_loop()
+        watchdog = self._watchdog
+        check_s = min(watchdog.limit_s / 4, 5.0)
         while True:
             scanner = self._new_scanner(self._on_advert)
             try:
                 await scanner.start()
-                self._last_advert = loop.time()
-                while loop.time() - self._last_advert < self._watchdog_s:
-                    await asyncio.sleep(min(self._watchdog_s / 4, 5.0))
+                watchdog.started(loop.time())
+                while not watchdog.due(loop.time(), expected := self.adverts_expected()):
+                    if not expected and self._quiet_restarts:
+                        self._log.info(
+                            "ble: every device connected again after %d scanner restart(s)",
+                            self._quiet_restarts,
+                        )
+                        self._quiet_restarts = 0
+                    await asyncio.sleep(check_s)
                 self.scanner_restarts += 1
-                self._log.warning(
-                    "ble: no advert for %.0f s; restarting the scanner", self._watchdog_s
+                self._quiet_restarts += 1
+                self._log.log(
+                    logging.WARNING if self._quiet_restarts == 1 else logging.DEBUG,
+                    "ble: no advert for %g s although a device is not connected; "
+                    "restarting the scanner",
+                    watchdog.limit_s,
                 )
             except BleakError as exc:
                 _reraise_if_cancelled(exc)

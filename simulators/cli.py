@@ -6,8 +6,10 @@
     carepulse simulate --load --devices 1000 --rate 20000 --duration 10 --json
 
 A scenario run starts the virtual BLE devices and the real gateway in this process, the
-MQTT devices on the stack's Mosquitto, and writes next to the summary (``--out DIR``) the
-gateway's registry, the stream's residents file and the ground truth (``truth.json``).
+MQTT devices on the stack's Mosquitto (each logged in as its own MQTT user, the gateway as
+the station's gateway user: ``--mqtt-login own``), and writes next to the summary
+(``--out DIR``) the gateway's registry, the stream's residents file and the ground truth
+(``truth.json``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from typing import Any
 
 import click
 
+from carepulse.errors import StackError
 from carepulse.settings import StackSettings
 from simulators.load import load_kafka
-from simulators.mqtt_devices import broker_settings_from
+from simulators.mqtt_devices import MqttLogins, broker_settings_from, provision_mqtt_logins
 from simulators.runner import anchor_start, gateway_settings, run_scenario
-from simulators.scenario import ScenarioError, load_scenario, plan
+from simulators.scenario import Plan, ScenarioError, load_scenario, plan
 from simulators.truth import ground_truth
 
 #: Simulated seconds per wall second when neither --speed nor --duration is given.
@@ -55,6 +58,14 @@ DEFAULT_SPEED = 1440.0
 )
 @click.option("--no-gateway", is_flag=True, help="Devices only (a gateway runs elsewhere).")
 @click.option("--topic-prefix", default=None, help="Kafka topic prefix (default: settings).")
+@click.option(
+    "--mqtt-login",
+    type=click.Choice(["own", "shared"]),
+    default="own",
+    show_default=True,
+    help="own: each MQTT device, the proxy and the gateway log in as their own user, "
+    "added to the local stack's broker; shared: all as CAREPULSE_MQTT_USERNAME.",
+)
 @click.option("--load", "load", is_flag=True, help="Generate load instead of a scenario.")
 @click.option("--devices", type=int, default=1000, show_default=True, help="Load: devices.")
 @click.option("--rate", type=float, default=20000.0, show_default=True, help="Load: total/s.")
@@ -74,6 +85,7 @@ def simulate(
     out: Path | None,
     no_gateway: bool,
     topic_prefix: str | None,
+    mqtt_login: str,
     load: bool,
     devices: int,
     rate: float,
@@ -107,7 +119,12 @@ def simulate(
         json.dumps(truth.as_dict(speed=speed), indent=2), encoding="utf-8"
     )
     prefix = settings.topic_prefix if topic_prefix is None else topic_prefix
-    gateway = None if no_gateway else gateway_settings(planned, folder, topic_prefix=prefix)
+    logins = _logins(planned) if mqtt_login == "own" else None
+    gateway = (
+        None
+        if no_gateway
+        else gateway_settings(planned, folder, topic_prefix=prefix, logins=logins)
+    )
     broker = broker_settings_from(settings, f"carepulse-sim-devices-{int(time.time())}")
     summary = asyncio.run(
         run_scenario(
@@ -116,10 +133,16 @@ def simulate(
             broker=broker,
             gateway=gateway,
             state_dir=folder,
+            logins=logins,
             drain_timeout_s=60.0,
         )
     )
     result = summary.as_dict()
+    result["mqtt_users"] = (
+        {"gateway": logins.gateway_user, "devices": sorted(logins.devices)}
+        if logins is not None
+        else {"shared": broker.username}
+    )
     result["files"] = {
         name: str(folder / name) for name in ("registry.toml", "residents.toml", "truth.json")
     }
@@ -130,6 +153,17 @@ def simulate(
         "rejected_stream": sum(truth.counts.rejected_stream.values()),
     }
     _print(result, as_json)
+
+
+def _logins(planned: Plan) -> MqttLogins:
+    try:
+        return provision_mqtt_logins(planned)
+    except StackError as exc:
+        msg = (
+            f"{exc}; to log every simulated device in as CAREPULSE_MQTT_USERNAME instead "
+            "(a broker the local stack does not run), pass --mqtt-login shared"
+        )
+        raise click.ClickException(msg) from exc
 
 
 def _load(

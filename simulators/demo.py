@@ -44,7 +44,7 @@ from sqlalchemy import create_engine, text
 from carepulse.kafka_lag import wait_caught_up
 from carepulse.settings import StackSettings, state_dir
 from carepulse.topics import Topics
-from simulators.mqtt_devices import broker_settings_from
+from simulators.mqtt_devices import broker_settings_from, provision_mqtt_logins
 from simulators.runner import anchor_start, gateway_settings, run_scenario
 from simulators.scenario import load_scenario, plan
 from simulators.truth import ground_truth
@@ -432,12 +432,15 @@ async def run_demo(
     try:
         await wait_http(f"http://127.0.0.1:{port}/", 60)
         await wait_log(run.folder / "worker.log", "Ready", 120)
+        # Each MQTT device, the proxy and the gateway log in as themselves, under the ACL.
+        logins = await asyncio.to_thread(provision_mqtt_logins, planned)
         summary = await run_scenario(
             planned,
             speed=speed,
             broker=broker_settings_from(stack, f"carepulse-demo-devices-{run.run_id}"),
-            gateway=gateway_settings(planned, run.folder, topic_prefix=run.prefix),
+            gateway=gateway_settings(planned, run.folder, topic_prefix=run.prefix, logins=logins),
             state_dir=run.folder,
+            logins=logins,
             drain_timeout_s=120.0,
         )
         # The worker reads the readings, its sink writes them to InfluxDB, and the alert

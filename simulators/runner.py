@@ -56,7 +56,7 @@ from simulators.ble import (
     WeightScale,
 )
 from simulators.bleak_bumble import BumbleBackend
-from simulators.mqtt_devices import BrokerSettings, MqttPublisher
+from simulators.mqtt_devices import BrokerSettings, MqttDevices, MqttLogins
 from simulators.scenario import PROXY_BASE, Action, DeviceKind, Link, Op, Plan, Scenario
 
 logger = logging.getLogger(__name__)
@@ -164,9 +164,18 @@ async def start_gateway(
 
 
 def gateway_settings(
-    plan: Plan, state_dir: Path, *, topic_prefix: str = "", **overrides: Any
+    plan: Plan,
+    state_dir: Path,
+    *,
+    topic_prefix: str = "",
+    logins: MqttLogins | None = None,
+    **overrides: Any,
 ) -> GatewaySettings:
-    """Gateway settings for a simulation: the scenario's secret, a budget for every device."""
+    """Gateway settings for a simulation: the scenario's secret, a budget for every device.
+
+    With ``logins`` the gateway logs in to the broker as the station's gateway user;
+    otherwise with the MQTT credentials of the settings (the stack's test user).
+    """
     ble = sum(d.link is Link.BLE for r in plan.scenario.residents for d in r.devices)
     mqtt = any(
         d.link in (Link.MQTT, Link.PROXY) for r in plan.scenario.residents for d in r.devices
@@ -181,6 +190,8 @@ def gateway_settings(
         "ble_connection_budget": max(ble, 1),
         "heartbeat_interval_s": 5.0,
     }
+    if logins is not None:
+        values.update(mqtt_username=logins.gateway_user, mqtt_password=logins.gateway_password)
     values.update(overrides)
     return GatewaySettings.load(**values)
 
@@ -198,7 +209,7 @@ async def wait_connected(devices: dict[str, VirtualDevice], timeout_s: float) ->
 async def perform(
     action: Action,
     devices: dict[str, VirtualDevice],
-    publisher: MqttPublisher | None,
+    publisher: MqttDevices | None,
     summary: RunSummary,
     late: set[asyncio.Task[None]] | None = None,
 ) -> None:
@@ -298,7 +309,7 @@ async def run_plan(
     *,
     speed: float,
     devices: dict[str, VirtualDevice],
-    publisher: MqttPublisher | None,
+    publisher: MqttDevices | None,
     gateway: bool = False,
 ) -> RunSummary:
     """Perform every action of ``plan`` at ``speed``; returns what was sent."""
@@ -374,13 +385,16 @@ async def run_scenario(
     broker: BrokerSettings | None,
     gateway: GatewaySettings | None,
     state_dir: Path,
+    logins: MqttLogins | None = None,
     drain_timeout_s: float = 60.0,
     connect_timeout_s: float = 60.0,
 ) -> RunSummary:
     """Run ``plan``: BLE devices on a virtual air, MQTT devices, and optionally the gateway.
 
     ``broker=None`` skips the MQTT devices; ``gateway=None`` runs the devices only (a
-    gateway elsewhere can read the MQTT ones; BLE ones need one in this process). After
+    gateway elsewhere can read the MQTT ones; BLE ones need one in this process). With
+    ``logins`` (:func:`~simulators.mqtt_devices.provision_mqtt_logins`) each MQTT device
+    logs in as itself; otherwise all share ``broker``'s credentials. After
     the last action it waits (up to ``drain_timeout_s``) until the devices' stored records
     are delivered and the gateway's outbox has reached Kafka, then stops the gateway.
     """
@@ -397,7 +411,7 @@ async def run_scenario(
                 await asyncio.sleep(1.0)  # its MQTT subscription follows the connection
         publisher = None
         if broker is not None and needs_mqtt:
-            publisher = await stack.enter_async_context(MqttPublisher(broker))
+            publisher = await stack.enter_async_context(MqttDevices(broker, logins))
         try:
             summary = await run_plan(
                 plan, speed=speed, devices=devices, publisher=publisher, gateway=running is not None

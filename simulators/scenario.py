@@ -45,7 +45,7 @@ from edge.decoders import (
     WeightMeasurement,
 )
 from simulators import physiology as phys
-from simulators.errors import SimulatorError
+from simulators.errors import NoTopicUserError, SimulatorError
 from simulators.faults import malform
 from simulators.physiology import Condition, Profile
 
@@ -628,6 +628,24 @@ class Plan:
         """The simulated period."""
         return self.end - self.start
 
+    def mqtt_users(self) -> dict[str, tuple[str, ...]]:
+        """The MQTT users the plan's messages need, by role (``device``, ``proxy``).
+
+        Each message is published by the user the broker's ACL lets use its topic
+        (:func:`topic_user`), in order of first use.
+        """
+        users: dict[str, dict[str, None]] = {"device": {}, "proxy": {}}
+        for action in self.actions:
+            if action.topic is not None:
+                role, name = topic_user(action.topic)
+                users[role][name] = None
+        return {role: tuple(names) for role, names in users.items()}
+
+    @property
+    def gateway_user(self) -> str:
+        """The MQTT user of the station's gateway, ``gateway-<station id>``."""
+        return f"gateway-{self.scenario.station.id}"
+
     def registry_toml(self) -> str:
         """The gateway's registry file for the scenario's devices."""
         station = self.scenario.station
@@ -680,6 +698,20 @@ class Plan:
             if Condition.COPD in resident.conditions:
                 lines.append("rules = { settings = { spo2_scale = 2 } }")
         return "\n".join(lines) + "\n"
+
+
+def topic_user(topic: str) -> tuple[str, str]:
+    """The role and name of the only MQTT user the broker lets publish on ``topic``.
+
+    ``carepulse/devices/<id>/...`` belongs to the device user ``<id>``,
+    ``<base>/<proxy>/BTtoMQTT/...`` to the proxy user ``<proxy>`` (docs/security.md).
+    """
+    levels = topic.split("/")
+    if len(levels) >= 4 and levels[:2] == ["carepulse", "devices"] and levels[2]:
+        return "device", levels[2]
+    if len(levels) >= 4 and levels[2] == "BTtoMQTT" and levels[1]:
+        return "proxy", levels[1]
+    raise NoTopicUserError(topic)
 
 
 def plan(

@@ -20,6 +20,7 @@ PURE_PACKAGES = ["edge.decoders", "stream.rules"]
 #: Single pure modules inside packages that also hold I/O adapters.
 PURE_MODULES = [
     "alerts.errors",
+    "alerts.health",
     "alerts.i18n",
     "alerts.lifecycle",
     "carepulse.alert",
@@ -34,6 +35,7 @@ PURE_MODULES = [
     "edge.readings",
     "edge.records",
     "edge.registry",
+    "edge.scan_watchdog",
     "simulators.clock",
     "simulators.errors",
     "simulators.faults",

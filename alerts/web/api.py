@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from alerts import lifecycle as lc
 from alerts.store import CaseStore, QueueQuery, Role
@@ -63,6 +63,17 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     415: {"model": ErrorOut, "description": "Wrong content type."},
     422: {"model": ErrorOut, "description": "Invalid input."},
 }
+
+#: The API's OpenAPI description, for signed-in users (any role): it holds no data, but an
+#: anonymous visitor has no need of a map of the API.
+spec_router = APIRouter(prefix="/api", include_in_schema=False)
+
+
+@spec_router.get("/openapi.json")
+async def openapi(request: Request, viewer: ViewerDep) -> JSONResponse:
+    """The OpenAPI description of ``/api/v1``."""
+    return JSONResponse(request.app.openapi())
+
 
 #: Database ids: positive and within a 32-bit signed integer (SQLite and PostgreSQL agree).
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from alerts.errors import Conflict, Forbidden, InvalidTransition, NotFound, SilenceRefused
+from alerts.health import ConsumerHealth
 from alerts.i18n import pick_language, translate
 from alerts.lifecycle import QuietHours
 from alerts.store import AuditContext, CaseStore, Viewer
@@ -151,21 +152,34 @@ ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 CsrfDep = Depends(check_csrf)
 
 
-def create_app(store: CaseStore, config: WebConfig, *, trend: TrendSource | None = None) -> FastAPI:
-    """The whole web app around ``store``."""
-    from alerts.web import api, pages
+def create_app(
+    store: CaseStore,
+    config: WebConfig,
+    *,
+    trend: TrendSource | None = None,
+    consumer: Callable[[], ConsumerHealth] | None = None,
+) -> FastAPI:
+    """The whole web app around ``store``.
+
+    ``consumer`` reports the Kafka consumer's health to ``/readyz`` (``None``: the service
+    does not consume). The OpenAPI description is at ``/api/openapi.json`` for signed-in
+    users only, and there is no Swagger UI page (docs/alerts.md says why).
+    """
+    from alerts.web import api, health, pages
 
     app = FastAPI(
         title="carepulse alerts",
         version="1",
         summary="The social-worker queue: cases, actions, silences, residents, station figures.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=None,
     )
     app.state.store = store
     app.state.config = config
     app.state.trend = trend
+    app.state.consumer = consumer
+    app.state.database_ok = True
     app.add_middleware(
         SessionMiddleware,
         secret_key=config.secret_key,
@@ -178,7 +192,9 @@ def create_app(store: CaseStore, config: WebConfig, *, trend: TrendSource | None
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(api.spec_router)
     app.include_router(pages.router)
+    app.include_router(health.router)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Callable[[Request], Any]) -> Response:

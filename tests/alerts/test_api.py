@@ -256,7 +256,8 @@ def test_station_stats_and_logout(client: TestClient) -> None:
 
 
 def test_openapi_spec_lists_the_api_only(client: TestClient) -> None:
-    """The spec documents /api/v1 and no HTML pages."""
+    """The spec documents /api/v1 and no HTML pages nor health routes."""
+    api_login(client, "alice")
     spec = client.get("/api/openapi.json").json()
     assert all(path.startswith("/api/v1/") for path in spec["paths"])
     assert "/api/v1/cases/{case_id}/resolve" in spec["paths"]

@@ -37,7 +37,7 @@ from simulators.demo import (
     wait_http,
     wait_log,
 )
-from simulators.mqtt_devices import broker_settings_from
+from simulators.mqtt_devices import broker_settings_from, provision_mqtt_logins
 from simulators.runner import RunSummary, anchor_start, gateway_settings, run_scenario
 from simulators.scenario import Action, Plan, load_scenario, plan
 from simulators.truth import ground_truth
@@ -184,6 +184,8 @@ async def run_pipeline(
     await create_topics(stack, run.prefix)
     async with services(run, folder / "people.csv"):
         await produce(stack.kafka_bootstrap, f"{run.prefix}readings", kafka_values)
+        # Every device (the stranger too) and the gateway log in as themselves (the ACL).
+        logins = await asyncio.to_thread(provision_mqtt_logins, augmented)
         summary = await run_scenario(
             augmented,
             speed=speed,
@@ -192,9 +194,11 @@ async def run_pipeline(
                 augmented,
                 folder,
                 topic_prefix=run.prefix,
+                logins=logins,
                 mqtt_client_id=f"carepulse-sec-gateway-{run_id}",
             ),
             state_dir=folder,
+            logins=logins,
         )
         expected = int(truth["counts"]["observations_total"]) + extra_stored
         stored = await wait_stored(storage, expected, STORED_WAIT_S)

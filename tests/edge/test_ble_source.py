@@ -8,11 +8,13 @@ backend, exactly as it gets BlueZ ones on a station.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pytest
 from bleak import BleakClient, BleakScanner
 
 from edge.backoff import Backoff
@@ -85,7 +87,7 @@ def registry_for(pairing: bool = False, **devices: tuple[str, str, str]) -> str:
 
 @asynccontextmanager
 async def running_source(
-    air: VirtualAir, registry_text: str, sink: Sink
+    air: VirtualAir, registry_text: str, sink: Sink, scanner_watchdog_s: float = 60.0
 ) -> AsyncIterator[BleSource]:
     backend = BumbleBackend(air)
     source = BleSource(
@@ -96,6 +98,7 @@ async def running_source(
             device, disconnected_callback=gone, backend=backend.client_class
         ),
         backoff=Backoff(base_s=0.05, cap_s=0.2),
+        scanner_watchdog_s=scanner_watchdog_s,
     )
     task = asyncio.create_task(source.run())
     try:
@@ -302,3 +305,42 @@ async def test_stored_records_of_every_indicating_device_type_arrive() -> None:
     assert decode("2A9D", sink.of("weight_measurement")[0]) == weight
     assert decode("2A1C", sink.of("temperature_measurement")[0]) == temperature
     assert decode("2A5E", sink.of("plx_spot_check_measurement")[0]) == spot
+
+
+async def until_true(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.01)
+
+
+async def test_the_scanner_watchdog_waits_for_a_device_that_should_advertise(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With every GATT device connected (nothing advertises) the scanner is neither
+    restarted nor warned about, through five watchdog limits; once the band is gone and
+    silent it is restarted, with one warning, and its return is logged once."""
+    caplog.set_level(logging.DEBUG, logger="edge.ble")
+    limit = 0.2
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    async with HeartRateBand(air, name="Band") as band:
+        text = registry_for(band=(band.address, "hr_band", "ble"))
+        async with running_source(air, text, sink, scanner_watchdog_s=limit) as source:
+            await until_true(lambda: not source.adverts_expected())  # its session is up
+            await asyncio.sleep(5 * limit)
+            assert band.connected
+            assert source.scanner_restarts == 0
+            assert "restarting the scanner" not in caplog.text
+            # Gone: no advert, and no connection either (the source may retry without one).
+            await band.set_faults(Faults(silent=True, refuse_connections=True))
+            await band.drop_connections()
+            await until_true(lambda: source.scanner_restarts >= 2)
+            assert source.adverts_expected()
+            restarts = [r for r in caplog.records if "restarting the scanner" in r.message]
+            assert [r.levelno for r in restarts[:2]] == [logging.WARNING, logging.DEBUG]
+            await band.set_faults(Faults())
+            await until_true(lambda: not source.adverts_expected())
+            # Its return (an advert, or a reconnection on a retry) is logged once.
+            await until_true(lambda: "again after" in caplog.text)
+            back = [r for r in caplog.records if "again after" in r.message]
+            assert [r.levelno for r in back] == [logging.INFO]

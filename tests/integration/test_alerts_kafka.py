@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from alerts.consumer import AlertConsumer
+from alerts.health import ConsumerPhase
 from alerts.store import CaseStore, QueueQuery, Role
+from alerts.web import WebConfig, create_app
 from carepulse.alert import Alert, Severity
 from carepulse.settings import StackSettings
 from tests.alerts.factories import T0, alert
@@ -61,6 +67,19 @@ def the_store(tmp_path: Path) -> tuple[CaseStore, int]:
     return store, user.id
 
 
+@contextlib.asynccontextmanager
+async def consuming(consumer: AlertConsumer) -> AsyncIterator[None]:
+    """Run ``consumer`` until the block ends; the block starts once it has partitions."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(consumer.ready.wait(), timeout=30)
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+
 async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -81,10 +100,7 @@ async def test_alerts_reach_the_queue_within_seconds(
     consumer = AlertConsumer(
         store, bootstrap=kafka.kafka_bootstrap, topic=topic, group=f"alerts-{unique}"
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        await asyncio.wait_for(consumer.ready.wait(), timeout=30)
+    async with consuming(consumer):
         await produce(
             kafka,
             topic,
@@ -101,10 +117,7 @@ async def test_alerts_reach_the_queue_within_seconds(
             "bp.urgent_referral",
         ]
         assert consumer.stats.rejected == 1
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-        store.engine.dispose()
+    store.engine.dispose()
 
 
 class CrashBeforeCommit(AlertConsumer):
@@ -158,4 +171,71 @@ async def test_a_restart_loses_nothing_and_duplicates_no_case(
         stop.set()
         await asyncio.wait_for(task, timeout=30)
     assert snapshot() == sorted([*after_first, (subject(99), 1)])
+    store.engine.dispose()
+
+
+async def readyz(store: CaseStore, consumer: AlertConsumer) -> tuple[int, dict[str, Any]]:
+    """The alert service's ``/readyz`` for this store and consumer: status and body."""
+    app = create_app(store, WebConfig(secret_key="k" * 40), consumer=consumer.health)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://alerts") as client:
+        response = await client.get("/readyz")
+    return response.status_code, response.json()
+
+
+async def test_the_consumer_tells_readyz_whether_it_consumes(
+    kafka: StackSettings, unique: str, tmp_path: Path
+) -> None:
+    """Consuming on the real Kafka: ready, and still fetching while no alert comes (an idle
+    topic does not look like a lost Kafka); stopped: not ready."""
+    topic = await make_topic(kafka, unique)
+    store, _uid = the_store(tmp_path)
+    consumer = AlertConsumer(
+        store, bootstrap=kafka.kafka_bootstrap, topic=topic, group=f"alerts-{unique}"
+    )
+    async with consuming(consumer):
+        await wait_for(lambda: consumer.health().fetch_age_s is not None)
+        idle_s = 3.0
+        await asyncio.sleep(idle_s)
+        health = consumer.health()
+        assert (health.phase, health.partitions) == (ConsumerPhase.CONSUMING, 3)
+        assert health.fetch_age_s is not None
+        assert health.fetch_age_s < idle_s
+        status, body = await readyz(store, consumer)
+        assert status == 200, body
+        assert body["checks"]["kafka_consumer"]["reason"] == "consuming 3 partition(s) of alerts"
+    status, body = await readyz(store, consumer)
+    assert status == 503
+    assert body["checks"]["kafka_consumer"]["reason"].startswith("the Kafka consumer has stopped")
+    store.engine.dispose()
+
+
+async def test_without_kafka_the_consumer_keeps_trying_and_is_not_ready(
+    unique: str, tmp_path: Path
+) -> None:
+    """Nothing listens at the bootstrap address: the consumer does not give up, /readyz is
+    503 with the error's type, and a stop ends the waiting at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    store, _uid = the_store(tmp_path)
+    consumer = AlertConsumer(
+        store, bootstrap=f"127.0.0.1:{closed}", topic=f"test.alerts.{unique}", group=unique
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await wait_for(lambda: consumer.health().error is not None, timeout=30)
+        assert not task.done()
+        status, body = await readyz(store, consumer)
+        assert status == 503
+        assert body["checks"]["kafka_consumer"] == {
+            "ok": False,
+            "reason": "connecting to Kafka (KafkaConnectionError); retrying",
+        }
+        assert body["checks"]["database"]["ok"] is True
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+    assert consumer.health().phase is ConsumerPhase.STOPPED
     store.engine.dispose()

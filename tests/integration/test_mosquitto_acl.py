@@ -262,3 +262,28 @@ def test_the_broker_takes_in_nothing_over_one_mebibyte(connect: Connect, station
     assert device.publish(topic, b"marker").value == 0
     assert gateway.received() == (topic, b"x" * (1024 * 1024))
     assert gateway.received() == (topic, b"marker")
+
+
+def test_under_mqtt5_an_oversized_message_is_sent_again_after_every_reconnect(
+    station: Station, mqtt: StackSettings
+) -> None:
+    """What the simulated devices' size check prevents (docs/security.md): under MQTT 5,
+    Mosquitto 2.0 answers a message over ``message_size_limit`` by closing the connection
+    (not with PUBACK 131), and paho sends the message again after each reconnect."""
+    events: queue.Queue[str] = queue.Queue()
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.username_pw_set(station.device_a, station.password_a)
+    client.on_connect = lambda *_a: events.put("connect")
+    client.on_disconnect = lambda *_a: events.put("disconnect")
+    client.on_publish = lambda *_a: events.put("puback")
+    client.reconnect_delay_set(min_delay=1, max_delay=1)
+    client.connect(mqtt.mqtt_host, mqtt.mqtt_port, keepalive=30)
+    client.loop_start()
+    try:
+        assert events.get(timeout=TIMEOUT_S) == "connect"
+        client.publish(station.topic(station.device_a), b"x" * (1024 * 1024 + 1), qos=1)
+        seen = [events.get(timeout=TIMEOUT_S) for _ in range(4)]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    assert seen == ["disconnect", "connect", "disconnect", "connect"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from carepulse.settings import StackSettings
-from simulators.mqtt_devices import broker_settings_from
+from simulators.mqtt_devices import broker_settings_from, provision_mqtt_logins
 from simulators.runner import anchor_start, gateway_settings, run_scenario
 from simulators.scenario import load_scenario, plan
 from simulators.truth import ground_truth
@@ -27,19 +27,26 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "simulators" / "scenarios"
 async def test_bad_input_scenario_reaches_kafka_as_the_truth_says(
     kafka: StackSettings, mqtt: StackSettings, tmp_path: Path, unique: str
 ) -> None:
-    """Observations per resident and kind, dead letters and clock flags match the truth."""
+    """Observations per resident and kind, dead letters and clock flags match the truth,
+    with each MQTT device and the gateway logged in as their own users under the ACL."""
     scenario = load_scenario(SCENARIOS / "bad-input.toml")
     speed = 86400 / 8  # one simulated day in 8 s
     start = anchor_start(scenario, scenario.days, speed, datetime.now(UTC))
     planned = plan(scenario, start=start)
     truth = ground_truth(planned)
     prefix = f"test.sim.{unique}."
+    logins = provision_mqtt_logins(planned)
     settings = gateway_settings(
-        planned, tmp_path, topic_prefix=prefix, mqtt_client_id=f"carepulse-sim-{unique}"
+        planned,
+        tmp_path,
+        topic_prefix=prefix,
+        logins=logins,
+        mqtt_client_id=f"carepulse-sim-{unique}",
     )
+    assert settings.mqtt_username == "gateway-st-sim-bad"
     broker = broker_settings_from(mqtt, f"carepulse-sim-devices-{unique}")
     summary = await run_scenario(
-        planned, speed=speed, broker=broker, gateway=settings, state_dir=tmp_path
+        planned, speed=speed, broker=broker, gateway=settings, state_dir=tmp_path, logins=logins
     )
     assert summary.undelivered == 0
     assert summary.drained
