@@ -124,16 +124,6 @@ async def test_gateway_killed_and_restarted(e2e_stack: StackSettings, tmp_path: 
     logger.info("gateway SIGKILL: %s", verdict.summary)
 
 
-@pytest.mark.xfail(
-    strict=False,  # it fails in about one run in five; a strict xfail would fail at random
-    raises=AssertionError,
-    reason=(
-        "stream worker bug: after SIGKILL and restart, the new Faust worker sometimes stops "
-        "consuming a readings partition before its end (committed offset stays below the end "
-        "offset, the ingest agent idles), so acknowledged readings at its tail are never "
-        "stored or evaluated; docs/e2e.md 'Known failure'"
-    ),
-)
 async def test_worker_killed_and_restarted(e2e_stack: StackSettings, tmp_path: Path) -> None:
     """The worker killed with SIGKILL: the restarted one stores and alerts exactly once."""
     async with open_pipeline(e2e_stack, tmp_path, GatewayMode.IN_PROCESS) as run:
