@@ -212,6 +212,10 @@ class HeldTransport:
     def release(self, index: int) -> None:
         self.calls[index][1].set()
 
+    def index_of(self, lines: list[str]) -> int:
+        """Which call carries ``lines`` (requests may start in either order)."""
+        return [call[0] for call in self.calls].index(lines)
+
 
 async def _until(condition: Callable[[], bool], limit: float = 2.0) -> None:
     for _ in range(int(limit / 0.005)):
@@ -275,10 +279,10 @@ async def test_flush_waits_for_an_older_batch_that_lands_last() -> None:
     await w.put(LINES[:20])
     await _until(lambda: len(transport.calls) == 2)
     flushing = asyncio.create_task(w.flush())
-    transport.release(1)  # the newer batch lands first
+    transport.release(transport.index_of(LINES[10:20]))  # the newer batch lands first
     await asyncio.sleep(0.05)
     assert not flushing.done()
-    transport.release(0)
+    transport.release(transport.index_of(LINES[:10]))
     await asyncio.wait_for(flushing, 2)
     await w.aclose()
     assert transport.landed == [LINES[10:20], LINES[:10]]
