@@ -8,7 +8,7 @@
   (:mod:`edge.scan_watchdog`).
 * **GATT devices.** Each registered ``ble`` device gets a task that connects when the
   device is heard, discovers its services, subscribes to every health measurement it has
-  (notify or indicate), reads its battery, sets its clock through Current Time where that
+  (notify or indicate), reads its battery (and subscribes to its level where it notifies), sets its clock through Current Time where that
   is writable, asks a Record Access Control Point for the records stored since the last
   one seen, and then listens until the device disconnects. Connections share a budget per
   adapter (default 5, a semaphore); reconnects back off exponentially with jitter; each
@@ -260,10 +260,15 @@ class BleSource:
                     characteristic = present.get(uuid)
                     if characteristic is not None:
                         await client.start_notify(characteristic, self._notifier(state, uuid))
-                if BATTERY_LEVEL in present:
-                    level = await client.read_gatt_char(present[BATTERY_LEVEL])
+                battery = present.get(BATTERY_LEVEL)
+                if battery is not None:
+                    level = await client.read_gatt_char(battery)
                     if level:
                         self.sink.battery(device.id, int(level[0]))
+                    if "notify" in battery.properties:
+                        # A device that stays connected reports a new level (a charge, a
+                        # drain) only this way; read once, it would stay at the old one.
+                        await client.start_notify(battery, self._battery_notifier(state))
                 clock = present.get(CURRENT_TIME)
                 if clock is not None and "write" in clock.properties:
                     now = self._clock().astimezone(device.timezone)
@@ -275,6 +280,15 @@ class BleSource:
                 await disconnected.wait()
             finally:
                 state.connected = False
+
+    def _battery_notifier(self, state: _DeviceState) -> Callable[[Any, bytearray], None]:
+        def on_level(_sender: Any, data: bytearray) -> None:
+            if data and data[0] <= 100:
+                self.sink.battery(state.device.id, int(data[0]))
+            else:
+                self._log.warning("ble: %s: battery level %r ignored", state.device.id, data)
+
+        return on_level
 
     def _notifier(self, state: _DeviceState, uuid: int) -> Callable[[Any, bytearray], None]:
         decoder = lookup(uuid)

@@ -132,6 +132,24 @@ async def test_band_notifications_and_battery_reach_the_sink() -> None:
     assert {d for d, _, _ in sink.payloads} == {band.address}
 
 
+async def test_a_connected_band_reports_a_new_battery_level() -> None:
+    """A band that stays connected is charged: the source hears the level it notifies."""
+    air = VirtualAir(advertising_interval_ms=10)
+    sink = Sink()
+    async with HeartRateBand(air, name="Band", battery_level=3) as band:
+        text = registry_for(band=(band.address, "hr_band", "ble"))
+        async with running_source(air, text, sink):
+            async with asyncio.timeout(5):
+                while sink.batteries.get(band.address) != 3:
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # subscriptions are made right after the battery read
+            await band.set_battery(100)
+            async with asyncio.timeout(5):
+                while sink.batteries.get(band.address) != 100:
+                    await asyncio.sleep(0.01)
+            assert band.connected  # the same link: no reconnect read it
+
+
 async def test_stored_blood_pressure_records_arrive_after_connecting() -> None:
     """A BP meter that needs pairing is paired, then indicates the readings it stored."""
     air = VirtualAir(advertising_interval_ms=10)
