@@ -8,9 +8,10 @@
   (:mod:`edge.scan_watchdog`).
 * **GATT devices.** Each registered ``ble`` device gets a task that connects when the
   device is heard, discovers its services, subscribes to every health measurement it has
-  (notify or indicate), reads its battery (and subscribes to its level where it notifies), sets its clock through Current Time where that
-  is writable, asks a Record Access Control Point for the records stored since the last
-  one seen, and then listens until the device disconnects. Connections share a budget per
+  (notify or indicate), reads its battery (and subscribes to the level where it
+  notifies), sets its clock through Current Time where that is writable, asks a Record
+  Access Control Point for the records stored since the last one seen, and then listens
+  until the device disconnects. Connections share a budget per
   adapter (default 5, a semaphore); reconnects back off exponentially with jitter; each
   device logs once when it fails and once when it recovers.
 
