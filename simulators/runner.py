@@ -84,6 +84,9 @@ class RunSummary:
     sent: Counter[str] = field(default_factory=Counter)
     by_link: Counter[str] = field(default_factory=Counter)
     undelivered: int = 0
+    #: band readings held past ``BAND_HOLD_S`` and never notified, by ``resident/kind``:
+    #: observations the gateway could not have received (each copy is one)
+    given_up: Counter[str] = field(default_factory=Counter)
     max_lag_s: float = 0.0
     wall_s: float = 0.0
     gateway: bool = False
@@ -102,6 +105,7 @@ class RunSummary:
             "sent": dict(sorted(self.sent.items())),
             "by_link": dict(sorted(self.by_link.items())),
             "undelivered_ble": self.undelivered,
+            "band_readings_given_up": dict(sorted(self.given_up.items())),
             "max_lag_s": round(self.max_lag_s, 3),
             "wall_s": round(self.wall_s, 3),
             "gateway_in_process": self.gateway,
@@ -352,6 +356,7 @@ class BandQueue:
             elif loop.time() >= deadline:
                 line.waiting.popleft()
                 self.summary.undelivered += 1
+                self.summary.given_up[f"{action.resident}/{action.observation_kind}"] += 1
             else:
                 if held_since is None:
                     held_since = loop.time()

@@ -107,6 +107,7 @@ async def test_a_reading_held_past_the_hold_time_counts_as_undelivered(world: Wo
         await bands.wait()
     assert bands.waiting == 0
     assert summary.undelivered == 1
+    assert summary.given_up == {"R1/heart_rate": 1}
 
 
 async def test_each_copy_of_a_reading_is_notified_in_its_own_turn(world: World) -> None:
