@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,13 +255,22 @@ async def stored_readings(storage: StorageSettings) -> Counter[tuple[str, str]]:
     )
 
 
-def missing_readings(truth: dict[str, Any], stored: Counter[tuple[str, str]]) -> dict[str, int]:
-    """Expected observations not in storage, by ``resident/kind`` (empty on a good run)."""
+def missing_readings(
+    truth: dict[str, Any],
+    stored: Counter[tuple[str, str]],
+    given_up: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Expected observations not in storage, by ``resident/kind`` (empty on a good run).
+
+    ``given_up`` (the run's band readings no central ever received, by ``resident/kind``)
+    are not expected: the gateway could not have received them.
+    """
     subjects = {r["resident"]: r["subject"] for r in truth["residents"]}
+    unsent = given_up or {}
     missing = {}
     for key, expected in truth["counts"]["observations"].items():
         resident, _, kind = key.partition("/")
-        short = expected - stored.get((subjects[resident], kind), 0)
+        short = expected - unsent.get(key, 0) - stored.get((subjects[resident], kind), 0)
         if short > 0:
             missing[key] = short
     return missing
@@ -451,14 +461,15 @@ async def run_demo(
         latency = await alert_latencies(stack.kafka_bootstrap, f"{run.prefix}alerts", received)
         stored = await stored_readings(storage)
         rejected = await count_topic(stack.kafka_bootstrap, f"{run.prefix}readings.rejected")
-        expected_obs = int(truth["counts"]["observations_total"])
-        missing = missing_readings(truth, stored)
+        expected_obs = int(truth["counts"]["observations_total"]) - sum(summary.given_up.values())
+        missing = missing_readings(truth, stored, summary.given_up)
         result = {
             "run": run.run_id,
             "scenario": str(scenario_file),
             "wall_s": round(time.monotonic() - started, 1),
             "sent": summary.as_dict()["readings_sent"],
             "undelivered_ble": summary.undelivered,
+            "band_readings_given_up": dict(sorted(summary.given_up.items())),
             "drained": summary.drained,
             "lag_at_end": lag,
             "expected_observations": expected_obs,
@@ -549,6 +560,8 @@ def summary_text(result: dict[str, Any]) -> str:
         )
     for reason, count in sorted(result["rejected"].items()):
         lines.append(f"  rejected  {count} x {reason}")
+    for key, count in sorted(result.get("band_readings_given_up", {}).items()):
+        lines.append(f"  unsent    {count} x {key} (a band gave it up: no central subscribed)")
     for key, count in sorted(result["lost_by"].items()):
         lines.append(f"  LOST      {count} x {key}")
     for missed in alerts["missed"]:

@@ -15,6 +15,7 @@ from simulators.demo import (
     compare_alerts,
     missing_readings,
     residents_csv,
+    summary_text,
     watchdog_env,
 )
 from simulators.scenario import Op, load_scenario, plan
@@ -97,6 +98,43 @@ def test_missing_readings_are_named_by_resident_and_kind() -> None:
         {("a" * 32, "heart_rate"): 2, ("a" * 32, "weight"): 2, ("b" * 32, "glucose"): 2}
     )
     assert missing_readings(truth, stored) == {"R1/heart_rate": 1}
+
+
+def test_band_readings_given_up_are_not_expected() -> None:
+    """A band reading no central ever received is not counted as lost; the rest still are."""
+    truth = {
+        "residents": [{"resident": "R1", "subject": "a" * 32}],
+        "counts": {"observations": {"R1/heart_rate": 5}},
+    }
+    stored = Counter({("a" * 32, "heart_rate"): 3})
+    assert missing_readings(truth, stored, {"R1/heart_rate": 2}) == {}
+    assert missing_readings(truth, stored, {"R1/heart_rate": 1}) == {"R1/heart_rate": 1}
+    assert missing_readings(truth, stored, {}) == {"R1/heart_rate": 2}
+
+
+def test_the_summary_names_band_readings_given_up_apart_from_lost_ones() -> None:
+    """Readings a band never sent are told apart from readings the pipeline lost."""
+    result: dict[str, Any] = {
+        "run": "r1",
+        "scenario": "default.toml",
+        "wall_s": 90.0,
+        "sent": 5,
+        "expected_observations": 4,
+        "stored_in_influxdb": 3,
+        "lost": 1,
+        "lost_by": {"R2/heart_rate": 1},
+        "band_readings_given_up": {"R1/heart_rate": 1},
+        "rejected": {},
+        "alerts": compare_alerts(TRUTH, []),
+        "latency_receipt_to_alert": {"alerts": 0},
+        "dashboard": "http://127.0.0.1:8400/",
+        "serving": True,
+        "reports": {},
+        "folder": "demo/r1",
+    }
+    lines = summary_text(result).splitlines()
+    assert "  unsent    1 x R1/heart_rate (a band gave it up: no central subscribed)" in lines
+    assert "  LOST      1 x R2/heart_rate" in lines
 
 
 def test_the_demo_runs_the_worker_watchdog_at_its_speed(monkeypatch: pytest.MonkeyPatch) -> None:
