@@ -112,7 +112,7 @@ class MqttPublisher:
 
     def __init__(self, settings: BrokerSettings, *, logger: logging.Logger | None = None) -> None:
         self.settings = settings
-        self._log = logger or globals()["logger"]
+        self._log = logger if logger is not None else logging.getLogger(__name__)
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -286,7 +286,7 @@ class MqttDevices:
     ) -> None:
         self.broker = broker
         self.logins = logins
-        self._log = logger or globals()["logger"]
+        self._log = logger if logger is not None else logging.getLogger(__name__)
         self._publishers: dict[str, MqttPublisher] = {}
         self._stack = contextlib.AsyncExitStack()
 

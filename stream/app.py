@@ -702,7 +702,7 @@ def create_app(
     pending = Pending()
     flushing: list[asyncio.Task[None]] = []
     last_send: list[asyncio.Future[list[asyncio.Future[Any]]]] = []  # alerts stay in order
-    intake = IntakeOrder()
+    intake = IntakeOrder(committed=lambda tp: committed_offset(tp))
     # Per readings partition: the offset before which every reading's effects are written.
     written: dict[Any, int] = {}
     acker: list[Any] = []  # the pipeline's stream, once the agent runs
@@ -925,7 +925,7 @@ def create_app(
             # (take): Faust acks an event even when the agent is stopped in the middle of
             # it, so an effect not yet pending at that moment would be committed unwritten.
             message = event.message
-            check = intake.check(message.tp, message.offset, committed_offset(message.tp))
+            check = intake.check(message.tp, message.offset)
             if check.verdict is Verdict.AGAIN:
                 counters.redelivered += 1
                 yield "redelivered"

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from faust.types import TP
 
@@ -53,26 +54,40 @@ class Check:
     missing_from: int = 0
 
 
-class IntakeOrder:
-    """The next offset the pipeline expects on each partition it owns."""
+TAKE: Final = Check(Verdict.TAKE)
+AGAIN: Final = Check(Verdict.AGAIN)
 
-    def __init__(self) -> None:
+
+def _none_committed(_tp: Any) -> int | None:
+    return None
+
+
+class IntakeOrder:
+    """The next offset the pipeline expects on each partition it owns.
+
+    ``committed(tp)`` says where the consumer started a partition (its committed offset,
+    ``None`` when there is none); it is asked once per partition, at its first event.
+    """
+
+    def __init__(self, committed: Callable[[Any], int | None] = _none_committed) -> None:
         """Nothing expected yet."""
         self.expected: dict[Any, int] = {}
+        self._committed = committed
 
-    def check(self, tp: Any, offset: int, committed: int | None) -> Check:
-        """Judge ``offset`` on ``tp``; ``committed``: where the consumer started it.
+    def check(self, tp: Any, offset: int) -> Check:
+        """Judge ``offset`` on ``tp``.
 
         The first event of a partition is expected at the committed offset (or taken as
         it comes when there is none: a new consumer group reads from the earliest).
         """
         expected = self.expected.get(tp)
         if expected is None:
+            committed = self._committed(tp)
             expected = offset if committed is None else committed
         if offset == expected:
-            return Check(Verdict.TAKE)
+            return TAKE
         if offset < expected:
-            return Check(Verdict.AGAIN)
+            return AGAIN
         return Check(Verdict.GAP, expected)
 
     def taken(self, tp: Any, offset: int) -> None:

@@ -302,19 +302,33 @@ async def test_no_checkin_timer_and_resolution(
     assert (resolved.rule_id, resolved.status) == ("checkin.none", Status.RESOLVED)
 
 
+#: When the heartbeats of the battery and offline tests were sent, and last heard.
+BEAT_SENT = datetime(2026, 11, 27, tzinfo=UTC).timestamp()
+BEAT_SEEN = BEAT_SENT - 3600
+
+
+def device_beat(
+    device_id: str, kind: str, sent_at: float, last_seen: float, battery: int = 80
+) -> bytes:
+    """A gateway heartbeat for one device (times in seconds)."""
+    return json.dumps(
+        {
+            "schema": 1,
+            "station_id": "st-001",
+            "subject": f"device/{device_id}",
+            "sent_at": format_time(datetime.fromtimestamp(sent_at, UTC)),
+            "device_kind": kind,
+            "last_seen": format_time(datetime.fromtimestamp(last_seen, UTC)),
+            "battery_percent": battery,
+        }
+    ).encode()
+
+
 async def test_heartbeat_battery_is_a_technical_alert(parts: StreamApp) -> None:
     """A device heartbeat at 3 % battery raises a technical battery_critical alert."""
-    beat = {
-        "schema": 1,
-        "station_id": "st-001",
-        "subject": "device/C4:7C:8D:6A:12:34",
-        "sent_at": "2026-11-27T00:00:00Z",
-        "device_kind": "bp_meter",
-        "last_seen": "2026-11-26T23:00:00Z",
-        "battery_percent": 3,
-    }
+    beat = device_beat("C4:7C:8D:6A:12:34", "bp_meter", BEAT_SENT, BEAT_SEEN, battery=3)
     async with parts.agents["heartbeats"].test_context() as agent:
-        await agent.put(json.dumps(beat).encode(), key=b"st-001/device/C4:7C:8D:6A:12:34")
+        await agent.put(beat, key=b"st-001/device/C4:7C:8D:6A:12:34")
     (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
     assert (alert.rule_id, alert.category) == ("device.battery_critical", Category.TECHNICAL)
 
@@ -352,18 +366,10 @@ async def test_device_alerts_name_the_resident(parts: StreamApp, make_obs: MakeO
         await put(agent, obs)
     (owner,) = sent(parts, "owner")
     assert owner["key"] == f"st-001/device/{obs.device_id}".encode()
-    beat = {
-        "schema": 1,
-        "station_id": "st-001",
-        "subject": f"device/{obs.device_id}",
-        "sent_at": "2026-11-27T00:00:00Z",
-        "device_kind": "bp_meter",
-        "last_seen": "2026-11-26T23:00:00Z",
-        "battery_percent": 3,
-    }
+    beat = device_beat(obs.device_id, "bp_meter", BEAT_SENT, BEAT_SEEN, battery=3)
     async with parts.agents["heartbeats"].test_context() as agent:
         await agent.put(owner["value"], key=owner["key"])
-        await agent.put(json.dumps(beat).encode(), key=owner["key"])
+        await agent.put(beat, key=owner["key"])
     (alert,) = [Alert.from_json(c["value"]) for c in sent(parts, "alerts")]
     assert (alert.rule_id, alert.subject_id) == ("device.battery_critical", obs.subject_id)
     assert alert.evidence["device_id"] == obs.device_id
@@ -381,18 +387,10 @@ async def test_device_offline_once_and_under_the_resident(
     async with parts.agents["pipeline"].test_context() as agent:
         await put(agent, obs)
     (owner,) = sent(parts, "owner")
-    beat = {
-        "schema": 1,
-        "station_id": "st-001",
-        "subject": f"device/{obs.device_id}",
-        "sent_at": "2026-11-27T00:00:00Z",
-        "device_kind": "oximeter",
-        "last_seen": "2026-11-26T23:00:00Z",
-        "battery_percent": 80,
-    }
+    beat = device_beat(obs.device_id, "oximeter", BEAT_SENT, BEAT_SEEN)
     async with parts.agents["heartbeats"].test_context() as agent:
         await agent.put(owner["value"], key=owner["key"])
-        await agent.put(json.dumps(beat).encode(), key=owner["key"])
+        await agent.put(beat, key=owner["key"])
     clock.now = T0.timestamp() + 2 * 86400
     await parts.agents["device_offline"]()
     await parts.agents["device_offline"]()
@@ -549,21 +547,6 @@ async def test_a_skipped_offset_is_read_back_and_a_second_delivery_dropped(
         assert parts.counters.redelivered == 1
 
 
-def device_beat(device_id: str, kind: str, sent_at: float, last_seen: float) -> bytes:
-    """A gateway heartbeat for one device (times in seconds)."""
-    return json.dumps(
-        {
-            "schema": 1,
-            "station_id": "st-001",
-            "subject": f"device/{device_id}",
-            "sent_at": format_time(datetime.fromtimestamp(sent_at, UTC)),
-            "device_kind": kind,
-            "last_seen": format_time(datetime.fromtimestamp(last_seen, UTC)),
-            "battery_percent": 80,
-        }
-    ).encode()
-
-
 def assert_resolves(parts: StreamApp, firing: Alert) -> None:
     """The latest alert sent resolves ``firing``'s episode (same rule and window start)."""
     resolved = Alert.from_json(sent(parts, "alerts")[-1]["value"])
@@ -659,3 +642,4 @@ async def test_no_device_offline_for_a_resident_who_stopped_measuring(
         await parts.agents["device_offline"]()
         rules = [Alert.from_json(c["value"]).rule_id for c in sent(parts, "alerts")]
         assert rules == ["checkin.none"]
+
