@@ -706,7 +706,7 @@ def create_app(
     # Per readings partition: the offset before which every reading's effects are written.
     written: dict[Any, int] = {}
     acker: list[Any] = []  # the pipeline's stream, once the agent runs
-    broken: list[BaseException] = []  # a failed flush: no commit may follow
+    broken: list[BaseException] = []  # a failed flush or read-back: no commit may follow
 
     def process(events: list[Any], batch: Batch | None = None) -> tuple[list[Record], list[str]]:
         """Fold ``events`` into ``batch``; returns the alerts to send now and each outcome."""
@@ -894,7 +894,15 @@ def create_app(
             first,
             end - 1,
         )
-        records = await read_back(settings.kafka_bootstrap, tp.topic, tp.partition, first, end)
+        try:
+            records = await read_back(settings.kafka_bootstrap, tp.topic, tp.partition, first, end)
+        except Exception as exc:
+            # As for a failed flush: stop without another commit (the next worker reads
+            # the partition again from its committed offset, before the gap).
+            logger.critical("pipeline: reading back %s failed (%r); stopping", tp, exc)
+            broken.append(exc)
+            await app.crash(exc)
+            raise
         counters.read_back += len(records)
         # Faust never saw these offsets: let its commit move past them.
         add_gap = getattr(app.consumer, "_add_gap", None)

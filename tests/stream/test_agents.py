@@ -643,3 +643,25 @@ async def test_no_device_offline_for_a_resident_who_stopped_measuring(
         rules = [Alert.from_json(c["value"]).rule_id for c in sent(parts, "alerts")]
         assert rules == ["checkin.none"]
 
+
+async def test_a_failed_read_back_stops_the_worker_and_blocks_the_commit(
+    tmp_path: Any, clock: Clock, make_obs: MakeObservation
+) -> None:
+    """Skipped records that cannot be read back: the app crashes, and no commit follows."""
+    readings = [make_obs("heart_rate", at=T0 + timedelta(seconds=n)) for n in range(3)]
+
+    async def read_back(*_: Any) -> Any:
+        msg = "kafka gone"
+        raise TimeoutError(msg)
+
+    async with built_app(tmp_path, clock, read_back) as parts:
+        crash = AsyncMock()
+        parts.app.crash = crash  # type: ignore[method-assign]
+        async with parts.agents["pipeline"].test_context() as agent:
+            await put(agent, readings[0], offset=0)
+            agent.sent_offset = 2  # offset 1 never comes
+            await agent.put(readings[2].to_json(), key=b"k", wait=False)
+            await asyncio.sleep(0.2)
+        crash.assert_awaited_once()
+        with pytest.raises(TimeoutError, match="kafka gone"):
+            await parts.agents["flush_all"]()
